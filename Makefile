@@ -1,0 +1,34 @@
+# Two commands: `make reproduce` (every notebook on a profile) and `make test`.
+# Both create .venv if it is missing, install hslib into it, register the Jupyter kernel, then run.
+PYTHON   ?= python3
+VENV     := .venv
+PY       := $(VENV)/bin/python
+KERNEL   := hslib
+PROFILE  ?= smoke
+EXECUTOR ?= inline
+DATA     ?=
+WORKERS  ?=
+
+.PHONY: reproduce test bench venv clean-runs
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev,slurm]'
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (hslib)" >/dev/null
+	touch $@
+
+venv: $(VENV)/.installed
+
+reproduce: $(VENV)/.installed
+	$(PY) -m hslib.reproduce --profile $(PROFILE) --executor $(EXECUTOR) --kernel $(KERNEL) \
+		$(if $(DATA),--data $(DATA)) $(if $(WORKERS),--workers $(WORKERS))
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -q -ra
+
+bench: $(VENV)/.installed
+	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
+
+clean-runs:
+	rm -rf outputs/runs outputs/notebooks outputs/scores outputs/subsets outputs/cache

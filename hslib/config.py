@@ -1,0 +1,286 @@
+"""One run's configuration, its validation and stable id, and the named profiles.
+
+Every default below is the paper's setting (design.md §2); profiles override a few of them. A `RunConfig` is
+frozen: `cfg.replace(density=0.2)` makes a new one. Its `id` is a short hash of every field that changes the
+result (not of where data lives or which device runs it), so the same experiment always lands in the same
+run directory and a finished run is never trained twice.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+from dataclasses import dataclass, fields
+
+DATASETS = ("digits", "cifar10", "cifar100", "tinyimagenet")
+MODELS = ("resnet18", "resnet34", "vgg16", "vgg19")
+DISTRIBUTIONS = ("uniform", "er", "erk", "global")
+SUBSETS = ("random", "hard", "easy", "hard_balanced")  # hard/easy = EL2N top/bottom x%
+ADVERSARIAL = ("", "linf", "l2")
+BN_MODES = ("train", "eval")
+# Fields that say where or how a run executes, not what it computes: left out of the id.
+EXECUTION_FIELDS = ("device", "compile", "data_root")
+
+
+def _fail(name, value, allowed):
+    raise ValueError(f"{name}={value!r} is not allowed; allowed values: {allowed}")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    # --- what is trained
+    dataset: str = "cifar100"
+    model: str = "resnet18"
+    width: float = 1.0  # channel multiplier; 1.0 = the paper's models
+    method: str = "dense"  # a key of hslib.sparse.METHODS
+    density: float = 1.0  # fraction of masked weights kept (sparsity = 1 - density)
+    distribution: str = ""  # per-layer density rule; "" = the method's default
+    # --- which data
+    data_ratio: float = 1.0  # fraction of the training split used
+    subset: str = "random"  # how that fraction is chosen: random, or by EL2N score (hard/easy/hard_balanced)
+    el2n_epoch: int = 20  # EL2N scoring: epochs of dense training before scoring
+    el2n_runs: int = 10  # EL2N scoring: independent runs averaged
+    label_noise: float = 0.0  # fraction of training labels replaced by another class (fixed draw; tests, teaching)
+    corruption: str = ""  # "" or corruption names joined by "+"; one drawn per image
+    severity: int = 5
+    adversarial: str = ""  # "" (none), "linf" or "l2" PGD adversarial training
+    adv_eps: float = 8 / 255
+    adv_step: float = 2 / 255
+    adv_steps: int = 10
+    adv_eval_steps: int = 20
+    adv_bn_mode: str = "train"  # the paper crafts training attacks with BN in train mode
+    # --- optimisation (SGD, step lr schedule)
+    epochs: int = 200
+    stop_epoch: int = 0  # stop after this many epochs of the `epochs` schedule (EL2N scoring); 0 = all
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    lr_milestones: tuple = (0.5, 0.75)  # fractions of `epochs` where lr is multiplied by lr_gamma
+    lr_gamma: float = 0.1
+    # --- sparse-method knobs (ignored by methods that do not use them)
+    update_every: float = 4.0  # epochs between mask updates (GMP prune events, SET/RigL rewiring)
+    zeta: float = 0.2  # SET/RigL initial rewiring fraction (cosine-decayed)
+    zeta_final: float = 0.001
+    gmp_start: float = 0.1  # GMP prunes from 10% ...
+    gmp_end: float = 0.8  # ... to 80% of training
+    snip_batch: int = 128
+    zero_momentum: bool = False  # also zero the momentum of pruned weights (paper code: no)
+    # --- bookkeeping
+    seed: int = 0
+    profile: str = "paper"
+    # --- execution only (not part of the id)
+    device: str = "auto"  # auto = cuda if available, else cpu
+    compile: bool = False  # torch.compile the model (CUDA)
+    data_root: str = ""  # "" = $HSLIB_DATA or ./data
+
+    def __post_init__(self):
+        object.__setattr__(self, "lr_milestones", tuple(float(m) for m in self.lr_milestones))
+        self.validate()
+        from .sparse.methods import METHODS
+        if not self.distribution:
+            object.__setattr__(self, "distribution", METHODS[self.method].distributions[0])
+
+    # ------------------------------------------------------------------ derived
+    @property
+    def sparsity(self) -> float:
+        return round(1.0 - self.density, 10)
+
+    @property
+    def uses_scores(self) -> bool:
+        """True when the training subset is chosen by EL2N score (a full-data 'subset' needs no scores)."""
+        return self.subset != "random" and self.data_ratio < 1
+
+    @property
+    def corruptions(self) -> tuple:
+        return tuple(self.corruption.split("+")) if self.corruption else ()
+
+    def unused_fields(self) -> tuple:
+        """Fields this run does not read: the id treats them as defaults, so that e.g. every dense run of
+        the same data shares one id whatever SET knobs its profile set, and is trained once."""
+        unused = ()
+        if self.method == "dense":
+            unused += SPARSE_KNOBS
+        if not self.uses_scores:
+            unused += ("subset", "el2n_epoch", "el2n_runs")  # all of the data is all of the data
+        if not self.corruption:
+            unused += ("severity",)
+        if not self.adversarial:
+            unused += ADVERSARIAL_KNOBS
+        return unused
+
+    @property
+    def id(self) -> str:
+        ident = {k: v for k, v in self.to_dict().items() if k not in EXECUTION_FIELDS}
+        for name in self.unused_fields():
+            ident[name] = _DEFAULTS[name]
+        ident["lr_milestones"] = list(ident["lr_milestones"])
+        blob = json.dumps(ident, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["lr_milestones"] = list(d["lr_milestones"])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown RunConfig field(s) {unknown}; allowed fields: {sorted(known)}")
+        return cls(**d)
+
+    def replace(self, **changes) -> "RunConfig":
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ValueError(f"unknown RunConfig field(s) {unknown}; allowed fields: {sorted(known)}")
+        if "method" in changes and "distribution" not in changes:
+            changes["distribution"] = ""  # the new method's default
+        return dataclasses.replace(self, **changes)
+
+    # ------------------------------------------------------------------ validation
+    def validate(self):
+        """Raise one ValueError naming the field and the allowed values; nothing has run yet."""
+        from .sparse.methods import METHODS
+
+        if self.dataset not in DATASETS:
+            _fail("dataset", self.dataset, list(DATASETS))
+        if self.model not in MODELS:
+            _fail("model", self.model, list(MODELS))
+        if not (isinstance(self.width, (int, float)) and 0 < self.width <= 4):
+            _fail("width", self.width, "a number in (0, 4]")
+        if self.method not in METHODS:
+            _fail("method", self.method, sorted(METHODS))
+        if not (isinstance(self.density, (int, float)) and 0 < self.density <= 1):
+            _fail("density", self.density, "a number in (0, 1]")
+        spec = METHODS[self.method]
+        if self.method == "dense" and self.density != 1:
+            _fail("density", self.density, "1.0 for method='dense'")
+        if self.method != "dense" and self.density == 1:
+            _fail("density", self.density, f"a number in (0, 1) for sparse method {self.method!r}")
+        if self.distribution and self.distribution not in spec.distributions:
+            _fail("distribution", self.distribution, f"{list(spec.distributions)} for method {self.method!r}")
+        if not (isinstance(self.data_ratio, (int, float)) and 0 < self.data_ratio <= 1):
+            _fail("data_ratio", self.data_ratio, "a number in (0, 1]")
+        if not (isinstance(self.label_noise, (int, float)) and 0 <= self.label_noise < 1):
+            _fail("label_noise", self.label_noise, "a number in [0, 1)")
+        if self.subset not in SUBSETS:
+            _fail("subset", self.subset, list(SUBSETS))
+        for name in ("el2n_epoch", "el2n_runs", "epochs", "batch_size", "snip_batch", "adv_steps", "adv_eval_steps"):
+            v = getattr(self, name)
+            if not (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
+                _fail(name, v, "an integer >= 1")
+        if self.uses_scores and self.el2n_epoch > self.epochs:
+            _fail("el2n_epoch", self.el2n_epoch, f"an integer in [1, epochs={self.epochs}]")
+        if self.corruption:
+            from .corruptions import NAMES
+            for c in self.corruptions:
+                if c not in NAMES:
+                    _fail("corruption", self.corruption, f"'' or '+'-joined names from {list(NAMES)}")
+        if self.severity not in (1, 2, 3, 4, 5, 6):
+            _fail("severity", self.severity, [1, 2, 3, 4, 5, 6])
+        if self.adversarial not in ADVERSARIAL:
+            _fail("adversarial", self.adversarial, list(ADVERSARIAL))
+        if not (self.adv_eps >= 0):
+            _fail("adv_eps", self.adv_eps, "a number >= 0")
+        if not (self.adv_step > 0):
+            _fail("adv_step", self.adv_step, "a number > 0")
+        if self.adv_bn_mode not in BN_MODES:
+            _fail("adv_bn_mode", self.adv_bn_mode, list(BN_MODES))
+        if not (isinstance(self.stop_epoch, int) and 0 <= self.stop_epoch <= self.epochs):
+            _fail("stop_epoch", self.stop_epoch, f"an integer in [0, epochs={self.epochs}]")
+        if not self.lr > 0:
+            _fail("lr", self.lr, "a number > 0")
+        if not 0 <= self.momentum < 1:
+            _fail("momentum", self.momentum, "a number in [0, 1)")
+        if not self.weight_decay >= 0:
+            _fail("weight_decay", self.weight_decay, "a number >= 0")
+        if not all(0 < m < 1 for m in self.lr_milestones):
+            _fail("lr_milestones", self.lr_milestones, "fractions of training in (0, 1)")
+        if not self.update_every > 0:
+            _fail("update_every", self.update_every, "a number of epochs > 0")
+        if not 0 < self.zeta_final <= self.zeta < 1:
+            _fail("zeta", (self.zeta, self.zeta_final), "0 < zeta_final <= zeta < 1")
+        if not 0 <= self.gmp_start < self.gmp_end <= 1:
+            _fail("gmp_start/gmp_end", (self.gmp_start, self.gmp_end), "0 <= gmp_start < gmp_end <= 1")
+        if not (isinstance(self.seed, int) and self.seed >= 0):
+            _fail("seed", self.seed, "an integer >= 0")
+        if self.profile not in PROFILES:
+            _fail("profile", self.profile, sorted(PROFILES))
+        if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", str(self.device)):
+            _fail("device", self.device, "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
+
+
+_DEFAULTS = {f.name: f.default for f in fields(RunConfig)}
+SPARSE_KNOBS = ("update_every", "zeta", "zeta_final", "gmp_start", "gmp_end", "snip_batch", "zero_momentum")
+ADVERSARIAL_KNOBS = ("adv_eps", "adv_step", "adv_steps", "adv_eval_steps", "adv_bn_mode")
+
+
+# ---------------------------------------------------------------------- profiles
+# A profile = RunConfig overrides (`run`) + the grids the notebooks sweep. Pairs are (dataset, model).
+# Literals only, in one place; `profile(name)` hands out a deep copy.
+_ALL = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
+_PAPER = {
+    "about": "the paper's full matrix: 200 epochs, sparsity 0.1...0.9, three seeds (GPU cluster)",
+    "run": {},  # RunConfig overrides; the paper's settings are RunConfig's defaults
+    "seeds": [0, 1, 2],
+    "pairs": {  # (dataset, model) per experiment family
+        "el2n": [["cifar100", "resnet18"], ["tinyimagenet", "resnet34"]],
+        "corruption": [["cifar100", "resnet18"], ["tinyimagenet", "resnet34"]],
+        "corruption_vgg": [["cifar100", "vgg19"]],
+        "adversarial": [["cifar10", "vgg16"], ["cifar100", "resnet18"]],
+    },
+    "methods": ["gmp", "lth", "omp", "snip", "set"],  # the main methods (Figures 2, 4, 5, 6, 9, 10)
+    "variants": ["omp_erk", "random_erk", "uniform"],  # the SNN variants (Figures 8, 13, 14)
+    "sparsities": _ALL,  # Figure 2
+    "el2n_ratios": [0.5, 0.3],  # EL2N top-50% and top-30%
+    "grid_sparsities": _ALL,  # Figure 3: SET sparsity x data ratio
+    "grid_ratios": _ALL,
+    "variant_sparsities": [0.8, 0.7],  # Figures 8, 13, 14
+    "variant_ratios": [1.0, 0.3],
+    "corruptions": ["gaussian_noise", "impulse_noise", "defocus_blur"],  # one drawn per image
+    "severity": 5,
+    "corruption_ratios": [1.0, 0.3],  # Figures 4, 5
+    "corruption_sparsities": _ALL,
+    "severities": [2, 4, 6],  # Figure 9 (at the smaller corruption ratio)
+    "severity_sparsities": _ALL,
+    "adversarial_sparsities": [0.9, 0.8],  # Figures 6 and 10
+    "adversarial_ratios": [1.0, 0.5],
+}
+PROFILES = {
+    "paper": _PAPER,
+    "gpu": {**_PAPER,
+            "about": "one GPU in an afternoon: CIFAR pairs only, 30 epochs, sparsities 0.5/0.8/0.9, one seed",
+            "run": {"epochs": 30, "el2n_epoch": 3, "el2n_runs": 2, "update_every": 1.0},
+            "seeds": [0],
+            "pairs": {"el2n": [["cifar100", "resnet18"]], "corruption": [["cifar100", "resnet18"]],
+                      "corruption_vgg": [["cifar100", "vgg19"]], "adversarial": [["cifar10", "vgg16"]]},
+            "sparsities": [0.5, 0.8, 0.9], "grid_sparsities": [0.5, 0.9], "grid_ratios": [0.1, 0.3, 0.5, 0.7, 0.9],
+            "corruption_sparsities": [0.5, 0.8, 0.9], "severity_sparsities": [0.8]},
+    "smoke": {**_PAPER,
+              "about": "embedded digits dataset, tiny widths, a few epochs, one seed: proves the pipeline, not the science",
+              "run": {"epochs": 4, "width": 0.0625, "batch_size": 32, "el2n_epoch": 1, "el2n_runs": 2, "update_every": 1.0,
+                      "adv_steps": 2, "adv_eval_steps": 4},
+              "seeds": [0],
+              "pairs": {"el2n": [["digits", "resnet18"]], "corruption": [["digits", "resnet18"]],
+                        "corruption_vgg": [["digits", "vgg19"]], "adversarial": [["digits", "vgg16"]]},
+              "sparsities": [0.8, 0.9], "grid_sparsities": [0.8, 0.9], "grid_ratios": [0.3, 0.5, 0.9],
+              "variant_sparsities": [0.8], "corruption_sparsities": [0.8, 0.9], "severity_sparsities": [0.8]},
+}
+
+
+def profile(name: str) -> dict:
+    """A deep copy of a named profile's settings."""
+    if name not in PROFILES:
+        _fail("profile", name, sorted(PROFILES))
+    return json.loads(json.dumps(PROFILES[name]))
+
+
+def base_config(profile_name: str, **overrides) -> RunConfig:
+    """The RunConfig every run of a profile starts from, with `overrides` on top."""
+    settings = profile(profile_name)
+    return RunConfig(**{**settings["run"], "profile": profile_name, **overrides})

@@ -1,0 +1,280 @@
+"""Datasets as uint8 tensors, fixed splits and subsets, and a tiny on-device loader with batched augmentation.
+
+Every dataset comes back as `(images, labels)`: uint8 N×3×H×W and int64 N, whole, in memory. The official
+training set is split once and for all into train (90%) and val (10%) with a fixed permutation; the official
+test set is the test split (Tiny-ImageNet: the labelled official `val/` folder; digits: a fixed 20% hold-out,
+since it ships no test set). Reduced-data subsets are fixed too, and independent of the run seed, so every
+method and seed at one data ratio sees the same images.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+SPLITS = ("train", "val", "test")
+VAL_FRACTION = 0.1
+SPLIT_SEED = 0  # the train/val permutation; never changes
+SUBSET_SEED = 0  # the random reduced-data subsets; never changes
+DOWNLOAD_ENV = "HSLIB_DOWNLOAD"  # set to 1 to let torchvision download CIFAR
+
+
+def data_root(root: str | os.PathLike | None = None) -> Path:
+    """The data folder: the argument, else $HSLIB_DATA, else ./data."""
+    return Path(root or os.environ.get("HSLIB_DATA") or "data").expanduser()
+
+
+def _cache_dir() -> Path:
+    d = Path(os.environ.get("HSLIB_CACHE") or Path.home() / ".cache" / "hslib")
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+# ---------------------------------------------------------------------------------------------- readers
+# Each reader returns (train_images, train_labels, test_images, test_labels, class_names) as numpy arrays,
+# train/test being the *official* splits (NCHW uint8, int64).
+
+def _read_digits(root):
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = torch.tensor(d.images, dtype=torch.float32)[:, None] * (255.0 / 16.0)  # 8x8, values 0..16
+    # Upsample bilinearly to the 32x32 the CIFAR models expect, then grey -> RGB.
+    x = F.interpolate(x, size=(32, 32), mode="bilinear", align_corners=False)
+    x = x.round().clamp(0, 255).to(torch.uint8).repeat(1, 3, 1, 1).numpy()
+    y = d.target.astype(np.int64)
+    # No official test split: hold out a fixed 20%.
+    perm = np.random.RandomState(SPLIT_SEED).permutation(len(y))
+    n_test = round(0.2 * len(y))
+    test, train = perm[:n_test], perm[n_test:]
+    return x[train], y[train], x[test], y[test], [str(i) for i in range(10)]
+
+
+def _read_cifar(root, name):
+    import torchvision
+
+    cls = torchvision.datasets.CIFAR10 if name == "cifar10" else torchvision.datasets.CIFAR100
+    folder = root / ("cifar-10-batches-py" if name == "cifar10" else "cifar-100-python")
+    download = os.environ.get(DOWNLOAD_ENV, "") == "1"
+    if not folder.exists() and not download:
+        raise FileNotFoundError(
+            f"dataset {name!r} not found: looked for {folder}. Put the torchvision CIFAR files there "
+            f"(https://www.cs.toronto.edu/~kriz/cifar.html), point data_root / $HSLIB_DATA at their parent, "
+            f"or set {DOWNLOAD_ENV}=1 to let torchvision download them.")
+    out = []
+    for train in (True, False):
+        ds = cls(str(root), train=train, download=download)
+        out += [np.ascontiguousarray(ds.data.transpose(0, 3, 1, 2)), np.asarray(ds.targets, dtype=np.int64)]
+    return (*out, list(ds.classes))
+
+
+def _read_tinyimagenet(root):
+    from PIL import Image
+
+    base = root / "tiny-imagenet-200"
+    if not (base / "wnids.txt").exists():
+        raise FileNotFoundError(
+            f"dataset 'tinyimagenet' not found: looked for {base / 'wnids.txt'}. Unzip tiny-imagenet-200.zip "
+            f"(http://cs231n.stanford.edu/tiny-imagenet-200.zip) there, or point data_root / $HSLIB_DATA at its parent.")
+    wnids = base.joinpath("wnids.txt").read_text().split()
+    index = {w: i for i, w in enumerate(wnids)}
+
+    def read(paths):
+        # Some images are greyscale: convert("RGB") replicates them to three channels.
+        return np.stack([np.asarray(Image.open(p).convert("RGB")).transpose(2, 0, 1) for p in paths])
+
+    train = [(p, index[w]) for w in wnids for p in sorted((base / "train" / w / "images").glob("*.JPEG"))]
+    val = []
+    for line in (base / "val" / "val_annotations.txt").read_text().splitlines():
+        fname, wnid = line.split("\t")[:2]
+        if wnid in index:
+            val.append((base / "val" / "images" / fname, index[wnid]))
+    words = dict(l.split("\t", 1) for l in base.joinpath("words.txt").read_text().splitlines()) \
+        if (base / "words.txt").exists() else {}
+    names = [words.get(w, w).split(",")[0].strip() for w in wnids]
+    return (read([p for p, _ in train]), np.array([c for _, c in train], dtype=np.int64),
+            read([p for p, _ in val]), np.array([c for _, c in val], dtype=np.int64), names)
+
+
+READERS = {
+    "digits": lambda root: _read_digits(root),
+    "cifar10": lambda root: _read_cifar(root, "cifar10"),
+    "cifar100": lambda root: _read_cifar(root, "cifar100"),
+    "tinyimagenet": _read_tinyimagenet,
+}
+
+
+@functools.lru_cache(maxsize=4)
+def _official(name: str, root: str):
+    """Official splits, read once per process; Tiny-ImageNet's decoded JPEGs are also cached on disk."""
+    if name == "tinyimagenet":
+        base = Path(root) / "tiny-imagenet-200"
+        if (base / "wnids.txt").exists():
+            stamp = f"{base.resolve()}:{(base / 'wnids.txt').stat().st_mtime_ns}:{(base / 'val' / 'val_annotations.txt').stat().st_mtime_ns}"
+            cache = _cache_dir() / f"tinyimagenet-{hashlib.sha256(stamp.encode()).hexdigest()[:12]}.npz"
+            if cache.exists():
+                try:
+                    z = np.load(cache, allow_pickle=False)
+                    return z["xtr"], z["ytr"], z["xte"], z["yte"], list(z["names"])
+                except Exception:  # a damaged cache is rebuilt, never trusted
+                    pass
+            out = _read_tinyimagenet(Path(root))
+            tmp = cache.with_suffix(".tmp.npz")
+            np.savez(tmp, xtr=out[0], ytr=out[1], xte=out[2], yte=out[3], names=np.array(out[4]))
+            os.replace(tmp, cache)
+            return out
+    return READERS[name](Path(root))
+
+
+def _check(name, split):
+    if name not in READERS:
+        raise ValueError(f"dataset={name!r} is not known; allowed values: {sorted(READERS)}")
+    if split not in SPLITS:
+        raise ValueError(f"split={split!r} is not known; allowed values: {list(SPLITS)}")
+
+
+def train_val_indices(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fixed split of the official training set: (train positions, val positions)."""
+    perm = np.random.RandomState(SPLIT_SEED).permutation(n)
+    n_val = int(round(VAL_FRACTION * n))
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def load_dataset(name: str, root=None, split: str = "train"):
+    """`(images, labels)` of one split: uint8 N×3×H×W and int64 N (CPU tensors)."""
+    _check(name, split)
+    xtr, ytr, xte, yte, _ = _official(name, str(data_root(root)))
+    if split == "test":
+        return torch.from_numpy(xte), torch.from_numpy(yte)
+    tr, va = train_val_indices(len(ytr))
+    pick = tr if split == "train" else va
+    return torch.from_numpy(xtr[pick]), torch.from_numpy(ytr[pick])
+
+
+def class_names(name: str, root=None) -> list[str]:
+    _check(name, "train")
+    return list(_official(name, str(data_root(root)))[4])
+
+
+def num_classes(name: str, root=None) -> int:
+    return len(class_names(name, root))
+
+
+def check_available(name: str, root=None):
+    """Raise the dataset's clear 'not found' error now, before any work starts."""
+    _check(name, "train")
+    _official(name, str(data_root(root)))
+
+
+def random_subset(n: int, ratio: float) -> np.ndarray:
+    """A fixed random `ratio` of range(n), independent of any run seed (smaller ratios nest in larger ones)."""
+    if not 0 < ratio <= 1:
+        raise ValueError(f"data_ratio={ratio!r} is out of range; allowed: 0 < data_ratio <= 1")
+    k = max(1, int(round(ratio * n)))
+    return np.sort(np.random.RandomState(SUBSET_SEED).permutation(n)[:k])
+
+
+NOISE_SEED = 0
+
+
+def noisy_indices(n: int, fraction: float) -> np.ndarray:
+    """The fixed positions whose labels `noisy_labels` replaces."""
+    return np.sort(np.random.RandomState(NOISE_SEED).permutation(n)[:int(round(fraction * n))])
+
+
+def noisy_labels(labels: torch.Tensor, fraction: float, num_classes: int) -> torch.Tensor:
+    """A fixed `fraction` of labels replaced by a different class (uniform among the others)."""
+    idx = noisy_indices(len(labels), fraction)
+    shift = np.random.RandomState(NOISE_SEED + 1).randint(1, num_classes, size=len(idx))
+    out = labels.clone()
+    out[idx] = (labels[idx] + torch.from_numpy(shift)) % num_classes
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- loader
+def _seed(*parts) -> int:
+    """A 63-bit seed from integers, so (run seed, epoch, stream) never collide."""
+    return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:8], "little") >> 1
+
+
+class Loader:
+    """Batches over uint8 images that already live on the training device.
+
+    Order and augmentation draw from two generators re-seeded from (seed, epoch), so epoch e is the same
+    whether or not the run was interrupted before it, and changing augmentation never changes the order.
+    Augmentation is batched on the device: random crop with zero padding, horizontal flip, rotation.
+    Each batch yields (indices into `images`, float images in [0, 1], labels).
+    """
+
+    def __init__(self, images, labels, batch_size, *, train=False, crop=0, flip=False, rotate=0.0, seed=0,
+                 drop_last=False):
+        if not (isinstance(batch_size, int) and batch_size >= 1):
+            raise ValueError(f"batch_size={batch_size!r} is not allowed; allowed values: an integer >= 1")
+        if images.dtype != torch.uint8 or images.ndim != 4:
+            raise ValueError(f"images must be a uint8 N×C×H×W tensor, got {images.dtype} {tuple(images.shape)}")
+        self.images, self.labels = images, labels
+        self.batch_size, self.train, self.drop_last = batch_size, train, drop_last
+        self.crop, self.flip, self.rotate, self.seed = crop, flip, rotate, seed
+        self.device = images.device
+
+    def __len__(self):
+        n = len(self.labels)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def epoch(self, epoch: int = 0):
+        n = len(self.labels)
+        if self.train:
+            order_gen = torch.Generator(self.device).manual_seed(_seed(self.seed, epoch, "order"))
+            order = torch.randperm(n, generator=order_gen, device=self.device)
+            aug_gen = torch.Generator(self.device).manual_seed(_seed(self.seed, epoch, "augment"))
+        else:
+            order, aug_gen = torch.arange(n, device=self.device), None
+        for b in range(len(self)):
+            idx = order[b * self.batch_size:(b + 1) * self.batch_size]
+            x = self.images[idx]
+            if self.train:
+                x = augment(x, aug_gen, crop=self.crop, flip=self.flip, rotate=self.rotate)
+            else:
+                x = x.float().div_(255)
+            yield idx, x, self.labels[idx]
+
+    __iter__ = epoch
+
+
+def augment(x, gen, crop=4, flip=True, rotate=0.0):
+    """uint8 B×C×H×W -> float in [0, 1], augmented per image with one batched op each."""
+    B, C, H, W = x.shape
+    dev = x.device
+    if crop:
+        # Zero-pad, then gather a shifted H×W window per image with one advanced-indexing op.
+        xp = F.pad(x, (crop, crop, crop, crop))
+        dy = torch.randint(0, 2 * crop + 1, (B,), generator=gen, device=dev)
+        dx = torch.randint(0, 2 * crop + 1, (B,), generator=gen, device=dev)
+        rows = (dy[:, None] + torch.arange(H, device=dev))[:, None, :, None]
+        cols = (dx[:, None] + torch.arange(W, device=dev))[:, None, None, :]
+        x = xp[torch.arange(B, device=dev)[:, None, None, None], torch.arange(C, device=dev)[None, :, None, None],
+               rows, cols]
+    if flip:
+        mirror = torch.rand(B, generator=gen, device=dev) < 0.5
+        x = torch.where(mirror[:, None, None, None], x.flip(3), x)
+    x = x.float().div_(255)
+    if rotate:
+        # Rotation by a uniform angle in ±rotate degrees about the centre, bilinear, zero fill.
+        ang = (torch.rand(B, generator=gen, device=dev) * 2 - 1) * math.radians(rotate)
+        cos, sin = torch.cos(ang), torch.sin(ang)
+        zero = torch.zeros_like(ang)
+        theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return x
+
+
+def augmentation(dataset: str) -> dict:
+    """The paper's training augmentation: crop (4-px zero padding) + flip; CIFAR-100 adds ±15° rotation."""
+    return {"crop": 4, "flip": True, "rotate": 15.0 if dataset == "cifar100" else 0.0}

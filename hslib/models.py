@@ -1,0 +1,143 @@
+"""The four architectures of the paper, CIFAR-style, with a width multiplier.
+
+Every model takes images in [0, 1] and normalises them in its first layer (`Normalize`), so adversarial
+attacks can clip to [0, 1] and corruptions work on raw pixels. `width` scales every channel count
+(1.0 = the paper's models); small profiles use e.g. 0.125 to train on a CPU.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+# Per-channel statistics of the training images; unknown datasets fall back to 0.5 / 0.25.
+STATS = {
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+    "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
+    "tinyimagenet": ((0.4802, 0.4481, 0.3975), (0.2770, 0.2691, 0.2821)),
+    "digits": ((0.3058, 0.3058, 0.3058), (0.3240, 0.3240, 0.3240)),
+}
+
+
+class Normalize(nn.Module):
+    """(x - mean) / std as the model's first layer; buffers so they follow .to(device)."""
+
+    def __init__(self, mean, std):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
+
+    def forward(self, x):
+        return (x - self.mean) / self.std
+
+
+def _ch(c: int, width: float) -> int:
+    return max(1, int(round(c * width)))
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or cin != cout:  # projection shortcut: 1x1 conv + BN (masked like every conv)
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + self.shortcut(x))
+
+
+class ResNet(nn.Module):
+    """ResNet with BasicBlocks. 32x32 inputs: 3x3 stride-1 stem, no max-pool (CIFAR style).
+    64x64 inputs: 7x7 stride-2 stem, so the residual stages see the same 32x32 maps."""
+
+    def __init__(self, blocks, num_classes: int, width: float = 1.0, image_size: int = 32, stats=None):
+        super().__init__()
+        mean, std = stats or ((0.5,) * 3, (0.25,) * 3)
+        self.normalize = Normalize(mean, std)
+        c = [_ch(w, width) for w in (64, 128, 256, 512)]
+        if image_size >= 64:
+            self.conv1 = nn.Conv2d(3, c[0], 7, 2, 3, bias=False)
+        else:
+            self.conv1 = nn.Conv2d(3, c[0], 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c[0])
+        layers, cin = [], c[0]
+        for i, (n, cout) in enumerate(zip(blocks, c)):
+            stage = []
+            for j in range(n):
+                stage.append(BasicBlock(cin, cout, 2 if (i > 0 and j == 0) else 1))
+                cin = cout
+            layers.append(nn.Sequential(*stage))
+        self.layer1, self.layer2, self.layer3, self.layer4 = layers
+        self.fc = nn.Linear(c[3], num_classes, bias=False)
+
+    def forward(self, x):
+        x = F.relu(self.bn1(self.conv1(self.normalize(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+VGG_CONFIGS = {
+    "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
+    "vgg19": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512],
+}
+
+
+class VGG(nn.Module):
+    """VGG16: configuration D, convs with bias + BN + ReLU, classifier 512-512-512-C with ReLU + BatchNorm1d.
+    VGG19: 16 convs without bias + BN + ReLU, global average pool, one Linear(512, C)."""
+
+    def __init__(self, name: str, num_classes: int, width: float = 1.0, image_size: int = 32, stats=None):
+        super().__init__()
+        mean, std = stats or ((0.5,) * 3, (0.25,) * 3)
+        self.normalize = Normalize(mean, std)
+        conv_bias = name == "vgg16"
+        feats, cin = [], 3
+        for v in VGG_CONFIGS[name]:
+            if v == "M":
+                feats.append(nn.MaxPool2d(2))
+            else:
+                cout = _ch(v, width)
+                feats += [nn.Conv2d(cin, cout, 3, padding=1, bias=conv_bias), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+                cin = cout
+        self.features = nn.Sequential(*feats)
+        if name == "vgg16":
+            hidden = _ch(512, width)
+            self.classifier = nn.Sequential(
+                nn.Linear(cin, hidden), nn.ReLU(inplace=True), nn.BatchNorm1d(hidden),
+                nn.Linear(hidden, hidden), nn.ReLU(inplace=True), nn.BatchNorm1d(hidden),
+                nn.Linear(hidden, num_classes),
+            )
+        else:
+            self.classifier = nn.Linear(cin, num_classes)
+
+    def forward(self, x):
+        x = self.features(self.normalize(x))
+        # 32x32 VGG16 ends at 1x1; VGG19 (no last pool) and 64x64 inputs are averaged to 1x1.
+        return self.classifier(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+MODELS = {
+    "resnet18": lambda **kw: ResNet([2, 2, 2, 2], **kw),
+    "resnet34": lambda **kw: ResNet([3, 4, 6, 3], **kw),
+    "vgg16": lambda **kw: VGG("vgg16", **kw),
+    "vgg19": lambda **kw: VGG("vgg19", **kw),
+}
+
+
+def build_model(name: str, num_classes: int, width: float = 1.0, image_size: int = 32, dataset: str | None = None):
+    """Build a registered model. `dataset` picks the normalisation statistics of the first layer."""
+    if name not in MODELS:
+        raise ValueError(f"model={name!r} is not known; allowed values: {sorted(MODELS)}")
+    if not (isinstance(num_classes, int) and num_classes >= 2):
+        raise ValueError(f"num_classes={num_classes!r} must be an integer >= 2")
+    if not width > 0:
+        raise ValueError(f"width={width!r} must be > 0")
+    if image_size not in (32, 64):
+        raise ValueError(f"image_size={image_size!r} is not supported; allowed values: [32, 64]")
+    return MODELS[name](num_classes=num_classes, width=width, image_size=image_size, stats=STATS.get(dataset))

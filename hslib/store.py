@@ -1,0 +1,163 @@
+"""The run store: one directory per config id, atomic files, and the results table.
+
+    <root>/<id>/config.json      the resolved config (written first)
+                log.jsonl        one JSON line per finished epoch
+                ckpt-NNNN.pt     the newest two epoch checkpoints while running (deleted when finished)
+                init.pt final.pt model weights at step 0 and at the end; masks.pt the final masks
+                result.json      written last, atomically: a run is finished iff this file is complete
+                error.txt        the traceback of a failed attempt
+
+Every file is written to a temporary name and renamed into place, so a reader never sees half a file;
+a file damaged anyway (a truncated copy, a full disk) fails to parse and is treated as absent.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+import torch
+
+DEFAULT_ROOT = "outputs/runs"
+RESULT_KEYS = ("id", "config", "test_acc", "density", "layer_density", "complete")
+
+
+def run_dir(root, cfg) -> Path:
+    return Path(root) / cfg.id
+
+
+def _atomic_bytes(path: Path, data: bytes):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_json(path, obj):
+    _atomic_bytes(path, (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode())
+
+
+def write_jsonl(path, rows):
+    _atomic_bytes(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows).encode())
+
+
+def save_torch(path, obj):
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    _atomic_bytes(path, buf.getvalue())
+
+
+def read_json(path):
+    """Parsed JSON, or None if the file is missing or damaged."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def load_torch(path):
+    """A torch file, or None if it is missing or damaged (e.g. truncated)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception:
+        return None
+
+
+def read_result(directory) -> dict | None:
+    """The run's result if it is complete, else None."""
+    r = read_json(Path(directory) / "result.json")
+    if not isinstance(r, dict) or any(k not in r for k in RESULT_KEYS) or r.get("complete") is not True:
+        return None
+    return r
+
+
+def is_finished(root, cfg) -> bool:
+    return read_result(run_dir(root, cfg)) is not None
+
+
+def finished_results(root=DEFAULT_ROOT) -> list[dict]:
+    root = Path(root)
+    if not root.exists():
+        return []
+    return [r for d in sorted(root.iterdir()) if d.is_dir() and (r := read_result(d)) is not None]
+
+
+SCALARS = ("test_acc", "test_loss", "val_acc", "train_acc", "density", "train_flops", "params", "wall_time",
+           "clean_acc", "robust_acc", "train_robust_acc", "robust_gap", "corruption_source", "epochs_run")
+
+
+def result_row(config: dict, result: dict) -> dict:
+    """A flat row: the config's fields, then the run's scalar results; sparsity is the target's."""
+    row = {"id": result["id"], **{k: v for k, v in config.items() if k != "lr_milestones"}}
+    row.update({k: result.get(k) for k in SCALARS})
+    row["sparsity"] = round(1 - config["density"], 6)
+    return row
+
+
+def results(root=DEFAULT_ROOT):
+    """One row per finished run: the config fields and the scalar results (pandas DataFrame)."""
+    import pandas as pd
+
+    return pd.DataFrame([result_row(r["config"], r) for r in finished_results(root)])
+
+
+def results_for(configs, root=DEFAULT_ROOT):
+    """Rows for the given configs that have finished, with the config fields as requested (two configs
+    that differ only in fields a run ignores share one run, e.g. 'hard' and 'random' at data ratio 1)."""
+    import pandas as pd
+
+    rows = []
+    for c in configs:
+        r = read_result(run_dir(root, c))
+        if r is not None:
+            rows.append(result_row(c.to_dict(), r))
+    return pd.DataFrame(rows)
+
+
+LAYER_KEYS = ("dataset", "model", "method", "density", "data_ratio", "subset", "corruption", "severity",
+              "adversarial", "seed", "profile")
+
+
+def _layer_rows(config: dict, result: dict) -> list[dict]:
+    head = {"id": result["id"], **{k: config[k] for k in LAYER_KEYS}}
+    head["density_target"] = head.pop("density")
+    return [{**head, "index": i, **layer} for i, layer in enumerate(result.get("layers", []))]
+
+
+def layer_table(root=DEFAULT_ROOT):
+    """Final per-layer densities of every finished run, long format (one row per run and layer)."""
+    import pandas as pd
+
+    return pd.DataFrame([row for r in finished_results(root) for row in _layer_rows(r["config"], r)])
+
+
+def layers_for(configs, root=DEFAULT_ROOT):
+    """layer_table rows of the given configs (config fields as requested)."""
+    import pandas as pd
+
+    rows = []
+    for c in configs:
+        r = read_result(run_dir(root, c))
+        if r is not None:
+            rows += _layer_rows(c.to_dict(), r)
+    return pd.DataFrame(rows)
+
+
+def write_tables(root=DEFAULT_ROOT, out="outputs/results") -> dict:
+    """Write runs.csv and layer_density.csv (tidy) under `out`; return their paths."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"runs": out / "runs.csv", "layers": out / "layer_density.csv"}
+    df = results(root)
+    if len(df):
+        df = df.sort_values([c for c in ("profile", "dataset", "model", "method", "density", "data_ratio", "seed", "id")
+                             if c in df]).reset_index(drop=True)
+    _atomic_bytes(paths["runs"], df.to_csv(index=False).encode())
+    lt = layer_table(root)
+    _atomic_bytes(paths["layers"], lt.to_csv(index=False).encode())
+    return paths

@@ -1,0 +1,394 @@
+"""Sweeps: the profile's grids as run configs, their dependencies, and three ways to execute them.
+
+A paper figure is dozens of runs. `grid(experiment, profile)` expands one experiment of a profile into
+configs; `run(configs, executor=...)` trains whatever is not finished, in dependency order:
+  wave 0  EL2N scoring runs, then the scores (runs that train on hard subsets need them)
+  wave 1  every run without a parent, dense parents included
+  wave 2  LTH / OMP / OMP_ERK, which start from their finished dense parent
+A finished run (complete result.json) is never trained again, and an interrupted one resumes from its
+checkpoint, so a sweep killed at any moment loses at most the epochs in flight. One failed run is
+reported with its log and does not stop the others (its children are skipped).
+
+Executors: `inline` (this process: a notebook kernel), `local` (N worker processes; on CUDA one per visible
+GPU), `slurm` (submitit job arrays; `cluster="local"` runs them through submitit's local executor).
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+import time
+from pathlib import Path
+
+from . import store
+from .config import RunConfig, base_config, profile as get_profile
+from .sparse.methods import METHODS
+
+EXECUTORS = ("inline", "local", "slurm")
+EXPERIMENTS = ("el2n", "set_grid", "variants", "corruption", "corruption_vgg", "severity", "corruption_variants",
+               "adversarial")
+
+
+# ------------------------------------------------------------------------------------------ grids
+def expand(base: RunConfig, **axes) -> list[RunConfig]:
+    """Cartesian product of `axes` (field -> list of values) on top of `base`; dense runs get density 1."""
+    for k, v in axes.items():
+        if not isinstance(v, (list, tuple)) or not v:
+            raise ValueError(f"grid axis {k}={v!r} must be a non-empty list")
+    out = []
+    for values in itertools.product(*axes.values()):
+        fields = dict(zip(axes, values))
+        if fields.get("method", base.method) == "dense":
+            fields["density"] = 1.0
+        out.append(base.replace(**fields))
+    return unique(out)
+
+
+def unique(configs) -> list[RunConfig]:
+    seen, out = set(), []
+    for c in configs:
+        if c.id not in seen:
+            seen.add(c.id)
+            out.append(c)
+    return out
+
+
+def grid(experiment: str, profile: str = "smoke", methods=None, **overrides) -> list[RunConfig]:
+    """The runs of one experiment of a profile (see config.PROFILES). `methods` restricts the methods;
+    `overrides` are RunConfig fields (e.g. data_root, device)."""
+    if experiment not in EXPERIMENTS:
+        raise ValueError(f"experiment={experiment!r} is not known; allowed values: {list(EXPERIMENTS)}")
+    P = get_profile(profile)
+    unknown = [m for m in (methods or []) if m not in METHODS]
+    if unknown:
+        raise ValueError(f"methods={unknown} are not known; allowed values: {sorted(METHODS)}")
+    main, variants = P["methods"], P["variants"]
+    pick = (lambda ms: [m for m in ms if m in methods]) if methods else (lambda ms: ms)
+    seeds = P["seeds"]
+    density = lambda sparsities: [round(1 - s, 6) for s in sparsities]  # noqa: E731
+    kind, ratios, sparsities, ms, extra = {
+        "el2n": ("el2n", P["el2n_ratios"], P["sparsities"], main, {"subset": ["hard"]}),
+        "set_grid": ("el2n", P["grid_ratios"], P["grid_sparsities"], ["set"], {"subset": ["hard"]}),
+        "variants": ("el2n", P["variant_ratios"], P["variant_sparsities"], main + variants, {"subset": ["hard"]}),
+        "corruption": ("corruption", P["corruption_ratios"], P["corruption_sparsities"], main, {}),
+        "corruption_vgg": ("corruption_vgg", P["corruption_ratios"], P["corruption_sparsities"], main, {}),
+        "severity": ("corruption", [min(P["corruption_ratios"])], P["severity_sparsities"], main,
+                     {"severity": P["severities"]}),
+        "corruption_variants": ("corruption", P["variant_ratios"], P["variant_sparsities"], main + variants, {}),
+        "adversarial": ("adversarial", P["adversarial_ratios"], P["adversarial_sparsities"], main, {}),
+    }[experiment]
+    if kind.startswith("corruption"):
+        extra = {"corruption": ["+".join(P["corruptions"])], "severity": [P["severity"]], **extra}
+    if kind == "adversarial":
+        extra = {"adversarial": ["linf"]}
+    configs = []
+    for dataset, model in P["pairs"][kind]:
+        base = base_config(profile, dataset=dataset, model=model, **overrides)
+        sparse = pick(ms)
+        if sparse:
+            configs += expand(base, method=sparse, density=density(sparsities), data_ratio=ratios, seed=seeds, **extra)
+        if not methods or "dense" in methods:
+            configs += expand(base, method=["dense"], data_ratio=ratios, seed=seeds, **extra)
+    if not configs:
+        raise ValueError(f"grid {experiment!r} of profile {profile!r} with methods={methods} has no runs")
+    return unique(configs)
+
+
+# ------------------------------------------------------------------------------------------ planning
+def plan(configs) -> list[list[RunConfig]]:
+    """Waves in dependency order: [scoring runs], [runs without parent + dense parents], [children]."""
+    from .el2n import scoring_configs
+    from .train import parent_config
+
+    scoring, free, children = [], [], []
+    for c in configs:
+        if c.uses_scores:
+            scoring += scoring_configs(c)
+        p = parent_config(c)
+        if p is None:
+            free.append(c)
+        else:
+            free.append(p)
+            children.append(c)
+            if p.uses_scores:
+                scoring += scoring_configs(p)
+    return [unique(scoring), unique(free), unique(children)]
+
+
+def _check(configs, executor, workers):
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor={executor!r} is not known; allowed values: {list(EXECUTORS)}")
+    if workers is not None and not (isinstance(workers, int) and workers >= 1):
+        raise ValueError(f"workers={workers!r} is not allowed; allowed values: an integer >= 1")
+    configs = [c if isinstance(c, RunConfig) else RunConfig.from_dict(dict(c)) for c in configs]
+    if not configs:
+        raise ValueError("configs is empty: a sweep needs at least one run")
+    return configs
+
+
+# ------------------------------------------------------------------------------------------ progress
+class Progress:
+    """done / running / failed / left: a tqdm bar interactively, one line per finished run headless."""
+
+    def __init__(self, total: int, done: int, desc: str):
+        from .train import headless
+
+        self.total, self.done, self.failed, self.running = total, done, 0, 0
+        self.bar = None
+        if not headless():
+            from tqdm.auto import tqdm
+            self.bar = tqdm(total=total, initial=done, desc=desc)
+        self._show()
+
+    def _show(self, note: str = ""):
+        left = self.total - self.done - self.failed
+        if self.bar is not None:
+            self.bar.n = self.done + self.failed
+            self.bar.set_postfix(done=self.done, running=self.running, failed=self.failed, left=left)
+        elif note:
+            print(f"[sweep] {self.done}/{self.total} done, {self.failed} failed, {left} left: {note}", flush=True)
+
+    def set_running(self, n: int):
+        self.running = n
+        self._show()
+
+    def finished(self, cfg, result=None, error=None, log=None):
+        if error is None:
+            self.done += 1
+            note = f"{cfg.id} {cfg.method} density={cfg.density:g} ratio={cfg.data_ratio:g} test_acc={result['test_acc']:.3f}"
+        else:
+            self.failed += 1
+            note = f"{cfg.id} {cfg.method} FAILED: {error} (log: {log})"
+            print(f"[sweep] run {cfg.id} failed: {error}\n        log: {log}", file=sys.stderr, flush=True)
+        self._show(note)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+# ------------------------------------------------------------------------------------------ executors
+def _run_one(cfg_dict: dict, root: str, progress: str, log_to_file: bool) -> tuple:
+    """Worker body: train one config; return (id, result or None, error or None, log path)."""
+    from . import train
+
+    cfg = RunConfig.from_dict(cfg_dict)
+    d = store.run_dir(root, cfg)
+    log = d / "train.log"
+    try:
+        if log_to_file:
+            d.mkdir(parents=True, exist_ok=True)
+            import contextlib
+            with open(log, "a") as f, contextlib.redirect_stdout(f), contextlib.redirect_stderr(f):
+                result = train.run(cfg, root, progress="log")
+        else:
+            result = train.run(cfg, root, progress=progress)
+        return cfg.id, result, None, str(log)
+    except Exception as e:  # reported by the sweep, never fatal to the other runs
+        err_file = d / "error.txt"
+        return cfg.id, None, f"{type(e).__name__}: {e}", str(err_file if err_file.exists() else log)
+
+
+def _init_worker(threads: int, gpu_queue):
+    import torch
+
+    if gpu_queue is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu_queue.get())
+    torch.set_num_threads(threads)
+
+
+def _inline(wave, root, prog, progress, **_):
+    for c in wave:
+        prog.set_running(1)
+        _, result, error, log = _run_one(c.to_dict(), str(root), progress, log_to_file=False)
+        prog.set_running(0)
+        prog.finished(c, result, error, log)
+
+
+def _local(wave, root, prog, progress, workers=None, **_):
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    import torch
+
+    gpus = torch.cuda.device_count()
+    workers = workers or max(1, gpus) if gpus else (workers or max(1, min(len(wave), os.cpu_count() or 1)))
+    ctx = mp.get_context("spawn")  # fork + torch threads deadlock; spawn starts clean interpreters
+    queue = None
+    if gpus:
+        queue = ctx.Queue()
+        for i in range(workers):
+            queue.put(i % gpus)
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    by_id = {c.id: c for c in wave}
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(threads, queue)) as pool:
+        futures = [pool.submit(_run_one, c.to_dict(), str(root), progress, True) for c in wave]
+        left = len(wave)
+        prog.set_running(min(workers, left))
+        for fut in as_completed(futures):
+            rid, result, error, log = fut.result()
+            left -= 1
+            prog.set_running(min(workers, left))
+            prog.finished(by_id[rid], result, error, log)
+
+
+class _SubmititRun:
+    """A submitit callable that requeues itself on timeout or preemption; the run resumes from its checkpoint."""
+
+    def __call__(self, cfg_dict, root):
+        return _run_one(cfg_dict, root, "log", True)
+
+    def checkpoint(self, *args, **kwargs):
+        import submitit
+        return submitit.helpers.DelayedSubmission(self, *args, **kwargs)
+
+
+SLURM_DEFAULTS = {"timeout_min": 24 * 60, "gpus_per_node": 1, "cpus_per_task": 8, "mem_gb": 32,
+                  "array_parallelism": 64, "partition": None, "parents": "wave"}
+
+
+def _slurm_params(opts: dict) -> dict:
+    unknown = sorted(set(opts) - set(SLURM_DEFAULTS) - {"cluster", "folder", "dry_run", "additional"})
+    if unknown:
+        raise ValueError(f"unknown slurm option(s) {unknown}; allowed: {sorted(SLURM_DEFAULTS) + ['additional', 'cluster', 'dry_run', 'folder']}")
+    p = {**SLURM_DEFAULTS, **{k: v for k, v in opts.items() if k in SLURM_DEFAULTS}}
+    if p["parents"] not in ("wave", "dependency"):
+        raise ValueError(f"parents={p['parents']!r} is not allowed; allowed values: ['wave', 'dependency']")
+    return p
+
+
+def _executor(root, opts):
+    import submitit
+
+    p = _slurm_params(opts)
+    folder = opts.get("folder") or str(Path(root).parent / "slurm" / "%j")
+    ex = submitit.AutoExecutor(folder=folder, cluster=opts.get("cluster"), slurm_max_num_timeout=3)
+    params = {"timeout_min": p["timeout_min"], "cpus_per_task": p["cpus_per_task"], "mem_gb": p["mem_gb"],
+              "slurm_array_parallelism": p["array_parallelism"], "name": "hslib"}
+    if ex.cluster == "slurm":
+        params.update(gpus_per_node=p["gpus_per_node"], slurm_partition=p["partition"],
+                      slurm_additional_parameters=dict(opts.get("additional") or {}))
+    ex.update_parameters(**params)
+    return ex
+
+
+def _slurm_submit(wave, root, opts, after=None):
+    """Submit one wave as a job array; `after` = job ids it must wait for (Slurm dependency)."""
+    ex = _executor(root, opts)
+    if after:
+        extra = dict(opts.get("additional") or {})
+        extra["dependency"] = "afterany:" + ":".join(sorted({j.split("_")[0] for j in after}))
+        ex.update_parameters(slurm_additional_parameters=extra)
+    return ex.map_array(_SubmititRun(), [c.to_dict() for c in wave], [str(root)] * len(wave))
+
+
+def _slurm_collect(jobs, wave, prog):
+    prog.set_running(prog.running + len(jobs))
+    for job, c in zip(jobs, wave):
+        try:
+            _, result, error, log = job.result()
+        except Exception as e:  # the job itself died (node failure, cancelled, out of memory)
+            result, error, log = None, f"{type(e).__name__}: {str(e).splitlines()[0]}", str(job.paths.stdout)
+        prog.set_running(prog.running - 1)
+        prog.finished(c, result, error, log)
+
+
+def _slurm(wave, root, prog, progress, children=None, **opts):
+    """Run a wave as a job array and wait; with parents='dependency', `children` are submitted at once
+    with a Slurm dependency on this wave instead of waiting for it here."""
+    opts.pop("workers", None)
+    jobs = _slurm_submit(wave, root, opts)
+    if children:
+        child_jobs = _slurm_submit(children, root, opts, after=[j.job_id for j in jobs])
+        _slurm_collect(jobs, wave, prog)
+        _slurm_collect(child_jobs, children, prog)
+    else:
+        _slurm_collect(jobs, wave, prog)
+
+
+def slurm_dry_run(configs, root=store.DEFAULT_ROOT, **opts) -> str:
+    """The sbatch header each wave would be submitted with, without submitting anything."""
+    p = _slurm_params(opts)
+    waves = [w for w in plan(_check(configs, "slurm", None)) if w]
+    texts = []
+    for i, wave in enumerate(waves):
+        header = f"# wave {i}: {len(wave)} array tasks, at most {p['array_parallelism']} at once"
+        try:
+            from submitit.slurm.slurm import _make_sbatch_string  # private, used only to render the dry run
+            text = _make_sbatch_string(
+                command="python -u -m submitit.core._submit <folder>", folder=str(Path(root).parent / "slurm" / "%j"),
+                job_name="hslib", partition=p["partition"], time=p["timeout_min"], gpus_per_node=p["gpus_per_node"],
+                cpus_per_task=p["cpus_per_task"], mem=f"{p['mem_gb']}GB", map_count=len(wave),
+                array_parallelism=p["array_parallelism"], additional_parameters=dict(opts.get("additional") or {}))
+        except Exception as e:  # a submitit without the renderer: show the parameters instead
+            text = f"{p} ({type(e).__name__})"
+        texts.append(header + "\n" + text)
+    return "\n\n".join(texts)
+
+
+# ------------------------------------------------------------------------------------------ entry point
+def run(configs, executor: str = "inline", root=store.DEFAULT_ROOT, workers: int | None = None,
+        progress: str = "auto", tables: bool = True, **executor_options):
+    """Train every config not yet finished (dependencies first); return their results as a DataFrame.
+
+    executor: inline | local (workers=N processes) | slurm (options: cluster, partition, timeout_min,
+    gpus_per_node, cpus_per_task, mem_gb, array_parallelism, parents='wave', additional={...},
+    dry_run=True prints the sbatch headers and submits nothing)."""
+    configs = _check(configs, executor, workers)
+    if executor != "slurm" and executor_options:
+        raise ValueError(f"options {sorted(executor_options)} only apply to executor='slurm'")
+    if executor == "slurm":
+        _slurm_params(executor_options)
+        if executor_options.get("dry_run"):
+            print(slurm_dry_run(configs, root, **{k: v for k, v in executor_options.items() if k != "dry_run"}))
+            return store.results_for([], root)
+    from .el2n import compute_scores, load_scores
+    from .train import parent_config
+
+    root = Path(root)
+    waves = plan(configs)
+    total = sum(len(w) for w in waves)
+    todo = [[c for c in w if not store.is_finished(root, c)] for w in waves]
+    prog = Progress(total, total - sum(len(w) for w in todo), desc=f"sweep ({executor})")
+    failed: set[str] = set()
+    body = {"inline": _inline, "local": _local, "slurm": _slurm}[executor]
+    t0 = time.perf_counter()
+    try:
+        for i, wave in enumerate(todo):
+            runnable = []
+            for c in wave:
+                p = parent_config(c)
+                if p is not None and not store.is_finished(root, p):
+                    prog.finished(c, error=f"dense parent {p.id} did not finish", log=store.run_dir(root, p) / "error.txt")
+                    failed.add(c.id)
+                elif c.uses_scores and load_scores(c, root) is None:
+                    prog.finished(c, error="its EL2N scores could not be computed", log="see the scoring runs above")
+                    failed.add(c.id)
+                else:
+                    runnable.append(c)
+            if executor == "slurm" and i == 1 and _slurm_params(executor_options)["parents"] == "dependency":
+                # Children go in now, each array waiting on the parents' array: one submission, no idle gap.
+                kids = [c for c in todo[2] if not c.uses_scores or load_scores(c, root) is not None]
+                _slurm(runnable, root, prog, progress, children=kids, **executor_options)
+                break
+            if runnable:
+                body(runnable, root, prog, progress, workers=workers, **executor_options)
+            if i == 0:  # after the scoring runs: score every training image, once per scoring setup
+                for c in {scoring_key(c): c for c in configs + waves[1] + waves[2] if c.uses_scores}.values():
+                    try:
+                        compute_scores(c, root, progress=progress)
+                    except Exception as e:
+                        print(f"[sweep] EL2N scoring for {c.dataset}/{c.model} failed: {e}", file=sys.stderr)
+    finally:
+        prog.close()
+    if tables:
+        store.write_tables(root, root.parent / "results")
+    df = store.results_for(configs, root)
+    df.attrs["failed"] = sorted({c.id for c in configs} - set(df["id"] if len(df) else []))
+    df.attrs["seconds"] = time.perf_counter() - t0
+    return df
+
+
+def scoring_key(cfg) -> str:
+    from .el2n import scores_dir
+    return str(scores_dir(cfg))

@@ -1,0 +1,330 @@
+"""The one training loop: a config in, a trained model, its per-epoch log and its result out.
+
+`run(cfg)` is importable and idempotent: a finished run (complete result.json) is returned as is, an
+interrupted one resumes from its newest complete checkpoint, and everything a run needs (data, the dense
+parent, EL2N scores) is checked before any work starts. The loop keeps loss and accuracy on the device and
+syncs once per epoch; the sparsity method hooks in after every optimizer step (one fused mask multiply) and
+at its update events. On CUDA it trains in bf16 autocast with channels_last, optionally torch.compile'd.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from . import data as hdata
+from . import store
+from .config import RunConfig
+from .flops import dense_layer_flops, forward_flops, nonzero_params
+from .models import build_model
+from .sparse.masks import maskable
+from .sparse.methods import METHODS, Context
+
+EVAL_BATCH = 500
+KEEP_CHECKPOINTS = 2
+PARENT_FIELDS = ("dataset", "model", "width", "data_ratio", "subset", "el2n_epoch", "el2n_runs", "corruption",
+                 "severity", "adversarial", "epochs", "batch_size", "seed", "profile")
+
+
+class MissingDependency(RuntimeError):
+    """A run needs something that is not there yet (its dense parent, EL2N scores)."""
+
+
+# ------------------------------------------------------------------------------------------ helpers
+def as_config(config) -> RunConfig:
+    return config if isinstance(config, RunConfig) else RunConfig.from_dict(dict(config))
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def parent_config(cfg: RunConfig) -> RunConfig | None:
+    """The dense run that LTH/OMP/OMP_ERK start from: same data, model, schedule and seed."""
+    if not METHODS[cfg.method].needs_parent:
+        return None
+    return cfg.replace(method="dense", density=1.0)
+
+
+def check_parent(cfg: RunConfig, parent: RunConfig):
+    bad = [f for f in PARENT_FIELDS if getattr(cfg, f) != getattr(parent, f)]
+    if parent.method != "dense" or bad:
+        raise ValueError(f"parent run {parent.id} does not match run {cfg.id}: it must be a dense run with the same "
+                         f"{', '.join(PARENT_FIELDS)}; differs in {bad or ['method']}")
+
+
+def headless() -> bool:
+    """No progress bars: papermill/CI (HSLIB_HEADLESS=1) or output that is not a terminal nor a notebook."""
+    if os.environ.get("HSLIB_HEADLESS") == "1":
+        return True
+    return not (sys.stderr.isatty() or "ipykernel" in sys.modules)
+
+
+def autocast(device):
+    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
+
+
+@torch.no_grad()
+def predict(model, images, batch_size=EVAL_BATCH):
+    """Logits (float32) of uint8 images in eval mode, batched, on the model's device."""
+    model.eval()
+    dev = next(model.parameters()).device
+    outs = []
+    for i in range(0, len(images), batch_size):
+        x = images[i:i + batch_size].to(dev, non_blocking=True).float().div_(255)
+        if dev.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        with autocast(dev):
+            outs.append(model(x).float())
+    return torch.cat(outs)
+
+
+def evaluate(model, images, labels, batch_size=EVAL_BATCH) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) with one host sync."""
+    logits = predict(model, images, batch_size)
+    labels = labels.to(logits.device)
+    loss = F.cross_entropy(logits, labels)
+    acc = (logits.argmax(1) == labels).float().mean()
+    loss, acc = torch.stack([loss, acc]).tolist()
+    return loss, acc
+
+
+def lr_at(cfg: RunConfig, epoch: int) -> float:
+    drops = sum(epoch >= round(m * cfg.epochs) for m in cfg.lr_milestones)
+    return cfg.lr * cfg.lr_gamma ** drops
+
+
+# ------------------------------------------------------------------------------------------ data
+def train_split(cfg: RunConfig):
+    """The full training split (before subsetting and corruption), with label noise if asked."""
+    droot = cfg.data_root or None
+    x, y = hdata.load_dataset(cfg.dataset, droot, "train")
+    if cfg.label_noise:
+        y = hdata.noisy_labels(y, cfg.label_noise, hdata.num_classes(cfg.dataset, droot))
+    return x, y
+
+
+def experiment_data(cfg: RunConfig, root=store.DEFAULT_ROOT) -> dict:
+    """The run's train subset, val and test splits (uint8, CPU), with corruption applied if asked."""
+    droot = cfg.data_root or None
+    xtr, ytr = train_split(cfg)
+    (xva, yva), (xte, yte) = (hdata.load_dataset(cfg.dataset, droot, s) for s in ("val", "test"))
+    out = {"corruption_source": "none"}
+    if cfg.corruption:
+        from . import corrupted
+        xtr, xva, (xte, yte), out["corruption_source"] = corrupted.experiment_splits(cfg, xtr, xva, (xte, yte))
+    if not cfg.uses_scores:
+        idx = hdata.random_subset(len(ytr), cfg.data_ratio)
+    else:
+        from . import el2n
+        idx = el2n.subset_for(cfg, root)
+    idx_t = torch.as_tensor(idx, dtype=torch.long)
+    out.update(train=(xtr[idx_t], ytr[idx_t]), train_index=idx_t, val=(xva, yva), test=(xte, yte),
+               num_classes=hdata.num_classes(cfg.dataset, droot))
+    return out
+
+
+def preflight(cfg: RunConfig, root, parent: RunConfig | None = None) -> RunConfig | None:
+    """Every check that can fail, before any work: data present, parent finished, scores present."""
+    hdata.check_available(cfg.dataset, cfg.data_root or None)
+    parent = parent or parent_config(cfg)
+    if parent is not None:
+        check_parent(cfg, parent)
+        if not store.is_finished(root, parent):
+            raise MissingDependency(
+                f"method={cfg.method!r} needs its dense parent run {parent.id} (same data, model and seed) to be "
+                f"finished under {root}; run it first (hslib.sweep.run does this for you)")
+    if cfg.uses_scores:
+        from . import el2n
+        el2n.check_scores(cfg, root)
+    return parent
+
+
+# ------------------------------------------------------------------------------------------ the run
+def run(config, root=store.DEFAULT_ROOT, progress: str = "auto", parent=None) -> dict:
+    """Train one config (or return its finished result). Result also in <root>/<id>/result.json."""
+    cfg = as_config(config)
+    if progress not in ("auto", "bar", "log", "none"):
+        raise ValueError(f"progress={progress!r} is not allowed; allowed values: ['auto', 'bar', 'log', 'none']")
+    directory = store.run_dir(root, cfg)
+    done = store.read_result(directory)
+    if done is not None:
+        return done
+    parent_cfg = preflight(cfg, root, as_config(parent) if parent is not None else None)
+    directory.mkdir(parents=True, exist_ok=True)
+    store.write_json(directory / "config.json", cfg.to_dict())
+    try:
+        result = _train(cfg, directory, root, parent_cfg, progress)
+    except BaseException:
+        (directory / "error.txt").write_text(traceback.format_exc())
+        raise
+    (directory / "error.txt").unlink(missing_ok=True)
+    return result
+
+
+def _latest_checkpoint(directory: Path):
+    """The newest checkpoint that loads; damaged ones are skipped (and reported)."""
+    for path in sorted(directory.glob("ckpt-*.pt"), reverse=True):
+        ckpt = store.load_torch(path)
+        if isinstance(ckpt, dict) and {"epoch", "model", "optimizer", "method", "history"} <= set(ckpt):
+            return ckpt
+        print(f"[hslib] ignoring damaged checkpoint {path}", file=sys.stderr)
+    return None
+
+
+def _train(cfg: RunConfig, directory: Path, root, parent_cfg, progress) -> dict:
+    device = resolve_device(cfg.device)
+    show_bar = progress == "bar" or (progress == "auto" and not headless())
+    log_lines = progress == "log" or (progress == "auto" and headless())
+    d = experiment_data(cfg, root)
+    xtr, ytr = (t.to(device) for t in d["train"])
+    torch.manual_seed(cfg.seed)  # model initialisation is the only use of the global RNG before training
+    model = build_model(cfg.model, d["num_classes"], width=cfg.width, image_size=xtr.shape[-1], dataset=cfg.dataset)
+    model = model.to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    if cfg.method == "dense" and not (directory / "init.pt").exists():
+        store.save_torch(directory / "init.pt", model.state_dict())  # LTH rewinds its children to this
+
+    loader = hdata.Loader(xtr, ytr, cfg.batch_size, train=True, seed=cfg.seed,
+                          drop_last=len(ytr) >= cfg.batch_size, **hdata.augmentation(cfg.dataset))
+    steps_per_epoch = len(loader)
+    method = METHODS[cfg.method](cfg, model, steps_per_epoch)
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
+                          weight_decay=cfg.weight_decay)
+    layer_flops = dense_layer_flops(model, xtr.shape[-1])
+    attack = None
+    if cfg.adversarial:
+        from . import adversarial
+        attack = adversarial.make_attack(model, cfg.adversarial, cfg.adv_eps, cfg.adv_step, cfg.adv_steps)
+    # One step = forward + backward (3× forward); each PGD step adds forward + input gradient (2× forward).
+    step_cost = 3 + (2 * cfg.adv_steps if cfg.adversarial else 0)
+
+    ckpt = _latest_checkpoint(directory)
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        method.load_state_dict(ckpt["method"])
+        start, history, flops, wall = ckpt["epoch"], ckpt["history"], ckpt["train_flops"], ckpt["wall_time"]
+    else:
+        parent = None
+        if parent_cfg is not None:
+            pdir = store.run_dir(root, parent_cfg)
+            parent = {"init": store.load_torch(pdir / "init.pt"), "final": store.load_torch(pdir / "final.pt")}
+            if parent["init"] is None or parent["final"] is None:
+                raise MissingDependency(f"dense parent {parent_cfg.id} lacks init.pt/final.pt under {pdir}")
+            # Masks and weights come from the parent's *model*; a mismatch means another architecture.
+            if set(parent["final"]) != set(model.state_dict()):
+                raise ValueError(f"parent run {parent_cfg.id} has another architecture than {cfg.model!r}")
+        snip_loader = hdata.Loader(xtr, ytr, 1, train=True, seed=cfg.seed + 7919, **hdata.augmentation(cfg.dataset))
+
+        def batch(n):
+            snip_loader.batch_size = min(n, len(ytr))
+            _, x, y = next(iter(snip_loader.epoch(0)))
+            return x, y
+
+        method.init(Context(batch=batch, parent=parent))
+        start, history, flops, wall = 0, [], 0.0, 0.0
+
+    model_fwd = torch.compile(model) if cfg.compile else model
+    stop = cfg.stop_epoch or cfg.epochs
+    fwd = forward_flops(layer_flops, method.layer_density())
+    step = start * steps_per_epoch
+    for epoch in range(start, stop):
+        t0 = time.perf_counter()
+        lr = lr_at(cfg, epoch)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        torch.manual_seed(hdata._seed(cfg.seed, epoch, "global"))  # e.g. PGD random starts, resumable
+        model.train()
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device, dtype=torch.long)
+        seen = 0
+        batches = loader.epoch(epoch)
+        if show_bar:
+            from tqdm.auto import tqdm
+            batches = tqdm(batches, total=steps_per_epoch, leave=False, desc=f"{cfg.method} epoch {epoch + 1}/{stop}")
+        for _, x, y in batches:
+            if device.type == "cuda":
+                x = x.contiguous(memory_format=torch.channels_last)
+            if attack is not None:
+                x = adversarial.perturb(model, attack, x, y, cfg.adv_bn_mode)
+            with autocast(device):
+                out = model_fwd(x)
+                loss = F.cross_entropy(out, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            method.after_step(opt)  # one fused mask multiply
+            step += 1
+            loss_sum += loss.detach() * len(y)
+            correct += (out.argmax(1) == y).sum()
+            seen += len(y)
+            flops += step_cost * fwd * len(y)
+            if method.is_event(step):
+                method.update(step, opt)
+                fwd = forward_flops(layer_flops, method.layer_density())
+        train_time = time.perf_counter() - t0
+        val_loss, val_acc = evaluate(model, *d["val"])
+        train_loss, train_acc = (torch.stack([loss_sum, correct.float()]) / max(seen, 1)).tolist()  # the epoch's sync
+        wall += time.perf_counter() - t0
+        history.append({"epoch": epoch + 1, "lr": lr, "train_loss": train_loss, "train_acc": train_acc,
+                        "val_loss": val_loss, "val_acc": val_acc, "density": method.updates[-1]["density"],
+                        "train_flops": flops, "train_time": train_time, "wall_time": wall})
+        store.save_torch(directory / f"ckpt-{epoch + 1:04d}.pt", {
+            "epoch": epoch + 1, "model": model.state_dict(), "optimizer": opt.state_dict(),
+            "method": method.state_dict(), "history": history, "train_flops": flops, "wall_time": wall})
+        for old in sorted(directory.glob("ckpt-*.pt"))[:-KEEP_CHECKPOINTS]:
+            old.unlink()
+        store.write_jsonl(directory / "log.jsonl", history)
+        if log_lines:
+            h = history[-1]
+            print(f"[{cfg.id}] {cfg.method} d={cfg.density:g} epoch {epoch + 1}/{stop} lr {lr:.4g} "
+                  f"loss {train_loss:.3f} acc {train_acc:.3f} val {val_acc:.3f} density {h['density']:.3f} "
+                  f"{time.perf_counter() - t0:.1f}s", flush=True)
+    return _finish(cfg, directory, root, model, method, d, history, flops, wall, parent_cfg, device)
+
+
+def _finish(cfg, directory, root, model, method, d, history, flops, wall, parent_cfg, device) -> dict:
+    test_loss, test_acc = evaluate(model, *d["test"])
+    layers = method.masks.table() if method.masks is not None else [
+        {"layer": n, "shape": list(p.shape), "params": p.numel(), "active": p.numel(), "density": 1.0}
+        for n, p in maskable(model)]
+    layer_density = {r["layer"]: r["density"] for r in layers}
+    if parent_cfg is not None:  # the dense run this one was pruned from is part of its training cost
+        flops += store.read_result(store.run_dir(root, parent_cfg))["train_flops"]
+    result = {
+        "id": cfg.id, "config": cfg.to_dict(), "complete": True,
+        "test_acc": test_acc, "test_loss": test_loss,
+        "val_acc": history[-1]["val_acc"] if history else None,
+        "train_acc": history[-1]["train_acc"] if history else None,
+        "density": sum(r["active"] for r in layers) / sum(r["params"] for r in layers),
+        "layer_density": layer_density, "layers": layers,
+        "train_flops": flops, "params": nonzero_params(model, layer_density),
+        "wall_time": wall, "epochs_run": len(history), "parent": parent_cfg.id if parent_cfg else None,
+        "corruption_source": d["corruption_source"], "device": str(device), "torch": torch.__version__,
+    }
+    if cfg.adversarial:
+        from . import adversarial
+        kw = dict(norm=cfg.adversarial, eps=cfg.adv_eps, step=cfg.adv_step, steps=cfg.adv_eval_steps)
+        test = adversarial.evaluate(model, *d["test"], **kw)
+        n = min(len(d["test"][1]), len(d["train"][1]))
+        train = adversarial.evaluate(model, d["train"][0][:n], d["train"][1][:n], **kw)
+        result.update(clean_acc=test["clean_acc"], robust_acc=test["robust_acc"],
+                      train_robust_acc=train["robust_acc"], robust_gap=train["robust_acc"] - test["robust_acc"])
+    store.save_torch(directory / "final.pt", model.state_dict())
+    if method.masks is not None:
+        store.save_torch(directory / "masks.pt", method.masks.state_dict())
+    store.write_jsonl(directory / "updates.jsonl", method.updates)
+    store.write_json(directory / "result.json", result)  # last: from here on the run counts as finished
+    for ckpt in directory.glob("ckpt-*.pt"):
+        ckpt.unlink()
+    return result

@@ -1,0 +1,103 @@
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from hslib import data as hdata
+from hslib import el2n, train
+from hslib.config import RunConfig
+
+
+def test_el2n_of_perfect_and_uniform_predictions():
+    C = 10
+    labels = torch.arange(C)
+    perfect = torch.full((C, C), -1e4).fill_diagonal_(1e4)
+    assert torch.allclose(el2n.el2n(perfect, labels), torch.zeros(C), atol=1e-6)
+    uniform = torch.zeros(C, C)
+    assert torch.allclose(el2n.el2n(uniform, labels), torch.full((C,), math.sqrt((C - 1) / C)))
+
+
+def test_batched_scores_equal_per_sample_scores():
+    g = torch.Generator().manual_seed(0)
+    logits, labels = torch.randn(64, 100, generator=g), torch.randint(0, 100, (64,), generator=g)
+    batched = el2n.el2n(logits, labels)
+    single = torch.stack([el2n.el2n(logits[i:i + 1], labels[i:i + 1])[0] for i in range(64)])
+    assert torch.allclose(batched, single)
+    manual = (torch.softmax(logits, 1) - torch.eye(100)[labels]).norm(dim=1)
+    assert torch.allclose(batched, manual)
+
+
+NOISY = dict(dataset="digits", model="resnet18", width=0.125, epochs=20, batch_size=64, profile="smoke",
+             label_noise=0.1, subset="hard", data_ratio=0.5, el2n_epoch=4, el2n_runs=2, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def noisy_scores(tmp_path_factory):
+    root = tmp_path_factory.mktemp("el2n") / "runs"
+    cfg = RunConfig(**NOISY)
+    return cfg, root, el2n.compute_scores(cfg, root, progress="none")
+
+
+def test_planted_hard_samples_get_the_highest_scores(noisy_scores):
+    cfg, root, s = noisy_scores
+    flipped = np.zeros(len(s["el2n"]), bool)
+    flipped[hdata.noisy_indices(len(flipped), 0.1)] = True
+    auc = el2n.auroc(s["el2n"], flipped)
+    # After 4 of 20 epochs the network fits the clean digits but not the 10% relabelled ones, whose
+    # softmax stays far from their (wrong) one-hot target: measured AUROC ≈ 0.99. 0.95 leaves room for
+    # platform noise while still failing if scores were, e.g., computed against the clean labels (≈ 0.5).
+    assert auc > 0.95
+    assert s["per_run"].shape == (2, len(flipped))
+    assert np.allclose(s["el2n"], s["per_run"].mean(0)) and np.allclose(s["el2n_sq"], (s["per_run"] ** 2).mean(0))
+    prov = s["provenance"]
+    assert prov["dataset"] == "digits" and prov["el2n_epoch"] == 4 and prov["seeds"] == [1000, 1001]
+
+
+def test_subsets_are_deterministic_and_hold_the_top_scores(noisy_scores):
+    cfg, root, s = noisy_scores
+    scores = s["el2n"]
+    for ratio in (0.1, 0.3, 0.5, 0.9):
+        hard = el2n.subset_indices(scores, ratio, "hard")
+        assert len(hard) == round(ratio * len(scores))
+        rest = np.setdiff1d(np.arange(len(scores)), hard)
+        assert scores[hard].min() >= scores[rest].max()
+        easy = el2n.subset_indices(scores, ratio, "easy")
+        assert scores[easy].max() <= np.setdiff1d(scores, scores[easy]).min() + 1e-12
+        assert np.array_equal(hard, el2n.subset_indices(scores.copy(), ratio, "hard"))
+    labels = train.train_split(cfg)[1].numpy()
+    bal = el2n.subset_indices(scores, 0.3, "hard_balanced", labels)
+    counts = np.bincount(labels[bal], minlength=10)
+    assert all(abs(c - 0.3 * (labels == k).sum()) <= 1 for k, c in enumerate(counts))
+    idx = el2n.subset_for(cfg, root)  # the index file a run trains on, with provenance
+    path = s["dir"] / "subset-hard-0.50.npy"
+    assert np.array_equal(np.load(path), idx) and np.array_equal(idx, el2n.subset_indices(scores, 0.5, "hard"))
+    meta = json.loads(path.with_suffix(".json").read_text())
+    assert meta["n"] == len(idx) and sum(meta["per_class"]) == len(idx)
+
+
+def test_training_on_the_hard_subset_uses_it(noisy_scores):
+    cfg, root, s = noisy_scores
+    d = train.experiment_data(cfg.replace(epochs=20), root)
+    assert torch.equal(d["train_index"], torch.as_tensor(el2n.subset_indices(s["el2n"], 0.5, "hard")))
+
+
+def test_bad_inputs(noisy_scores, tmp_path):
+    cfg, root, s = noisy_scores
+    for ratio in (0, 1.5, -0.1):
+        with pytest.raises(ValueError, match="ratio="):
+            el2n.subset_indices(s["el2n"], ratio)
+    with pytest.raises(ValueError, match="kind='hardest'"):
+        el2n.subset_indices(s["el2n"], 0.3, "hardest")
+    with pytest.raises(train.MissingDependency, match="EL2N scores .* are missing"):
+        el2n.check_scores(cfg, tmp_path / "runs")
+    # A score folder whose provenance names another dataset is refused.
+    prov_path = s["dir"] / "provenance.json"
+    original = prov_path.read_text()
+    try:
+        prov_path.write_text(original.replace('"dataset": "digits"', '"dataset": "cifar100"'))
+        with pytest.raises(ValueError, match="computed for dataset='cifar100'"):
+            el2n.check_scores(cfg, root)
+    finally:
+        prov_path.write_text(original)

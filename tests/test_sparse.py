@@ -1,0 +1,269 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from hslib.config import RunConfig
+from hslib.models import build_model
+from hslib.sparse import METHODS, Context, Masks, count, layer_counts, layer_densities, maskable, scaled_densities
+from hslib.sparse.masks import global_topk_masks
+
+STEPS_PER_EPOCH = 5
+
+
+def make(method, density=0.2, **kw):
+    torch.manual_seed(0)
+    model = build_model("resnet18", 10, width=0.0625)
+    fields = dict(dataset="digits", width=0.0625, epochs=10, update_every=1.0, profile="smoke", method=method,
+                  density=1.0 if method == "dense" else density)
+    cfg = RunConfig(**{**fields, **kw})
+    return cfg, model, METHODS[method](cfg, model, STEPS_PER_EPOCH)
+
+
+def fake_parent(model):
+    """A 'trained' dense parent: its initial weights and different final weights."""
+    init = {k: v.clone() for k, v in model.state_dict().items()}
+    g = torch.Generator().manual_seed(1)
+    final = {k: (v + torch.randn(v.shape, generator=g) if v.dtype.is_floating_point else v.clone())
+             for k, v in init.items()}
+    return {"init": init, "final": final}
+
+
+def batch_fn(n):
+    g = torch.Generator().manual_seed(5)
+    return torch.rand(n, 3, 32, 32, generator=g), torch.randint(0, 10, (n,), generator=g)
+
+
+def initialised(name, density=0.2, **kw):
+    cfg, model, m = make(name, density, **kw)
+    parent = fake_parent(model) if m.needs_parent else None
+    m.init(Context(batch=batch_fn, parent=parent))
+    return cfg, model, m, parent
+
+
+def train_steps(model, m, n, zero_momentum=False, start=0):
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    x, y = batch_fn(16)
+    events = []
+    for step in range(start + 1, start + n + 1):
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        m.after_step(opt)
+        if m.is_event(step):
+            before = [mask.clone() for mask in m.masks.values] if m.masks else None
+            weights = [p.detach().clone() for p in m.masks.params] if m.masks else None
+            m.update(step, opt)
+            events.append((step, before, weights))
+    return opt, events
+
+
+def test_maskable_weights_are_every_conv_and_linear():
+    model = build_model("resnet18", 10, width=0.0625)
+    names = [n for n, _ in maskable(model)]
+    assert len(names) == 21  # stem + 16 block convs + 3 projection shortcuts + classifier
+    assert names[0] == "conv1.weight" and names[-1] == "fc.weight"
+    assert sum("shortcut" in n for n in names) == 3
+    assert all(n.endswith(".weight") and "bn" not in n for n in names)
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_initial_density_and_distribution(name):
+    cfg, model, m, parent = initialised(name)
+    if name == "dense":
+        assert m.masks is None and all(v == 1.0 for v in m.layer_density().values())
+        return
+    active, sizes = m.masks.active(), m.masks.sizes()
+    if name == "gmp":  # starts dense
+        assert active == sizes
+        return
+    assert abs(sum(active) - cfg.density * sum(sizes)) <= len(sizes)  # within one weight per layer
+    if name in ("set", "rigl", "random_erk", "omp_erk", "uniform"):
+        assert active == layer_counts(model, cfg.distribution, cfg.density)
+    if name in ("lth", "omp"):
+        expect = global_topk_masks([parent["final"][n].abs() for n in m.masks.names], count(cfg.density, sum(sizes)))
+        assert all(torch.equal(m.masks.bool(i), e) for i, e in enumerate(expect))
+    for i, p in enumerate(m.masks.params):  # pruned weights are zero from the start
+        assert torch.all(p[~m.masks.bool(i)] == 0)
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+@pytest.mark.parametrize("zero_momentum", [False, True])
+def test_masked_weights_stay_zero_and_density_holds_through_training(name, zero_momentum):
+    cfg, model, m, _ = initialised(name, zero_momentum=zero_momentum)
+    opt, events = train_steps(model, m, 3 * STEPS_PER_EPOCH, zero_momentum)
+    if m.masks is None:
+        return
+    for i, p in enumerate(m.masks.params):
+        off = ~m.masks.bool(i)
+        assert torch.all(p[off] == 0)
+        buf = opt.state[p]["momentum_buffer"]
+        if zero_momentum:
+            assert torch.all(buf[off] == 0)
+    if name in ("set", "rigl"):
+        assert len(events) == 3
+    for step, before, _ in events:
+        if name in ("set", "rigl"):  # rewiring keeps every layer's count
+            assert [int(b.sum()) for b in before] == m.masks.active()
+    if name != "gmp":
+        assert abs(sum(m.masks.active()) - cfg.density * sum(m.masks.sizes())) <= len(m.masks)
+
+
+def test_set_removes_what_mocanus_rule_names_and_regrows_at_zero():
+    cfg, model, m, _ = initialised("set")
+    train_steps(model, m, STEPS_PER_EPOCH - 1)  # just before the first event
+    step = STEPS_PER_EPOCH
+    zeta = m.zeta(step)
+    old_masks = [m.masks.bool(i).clone() for i in range(len(m.masks))]
+    old_w = [p.detach().clone() for p in m.masks.params]
+    m.update(step, None)
+    for i, p in enumerate(m.masks.params):
+        w, old, new = old_w[i].flatten(), old_masks[i].flatten(), m.masks.bool(i).flatten()
+        pos = w[(w > 0) & old].sort().values
+        neg = w[(w < 0) & old].sort(descending=True).values
+        k_pos, k_neg = int(zeta * len(pos)), int(zeta * len(neg))
+        removed = old & ~new
+        # Removed (and not regrown) weights are among the k smallest positives / k largest negatives.
+        if k_pos:
+            assert torch.all(w[removed & (w > 0)] <= pos[k_pos - 1])
+        if k_neg:
+            assert torch.all(w[removed & (w < 0)] >= neg[k_neg - 1])
+        assert int(new.sum()) == int(old.sum())
+        grown = new & ~old
+        assert torch.all(p.detach().flatten()[grown] == 0)  # newly activated start at zero
+        kept = new & old
+        assert torch.equal(p.detach().flatten()[kept], w[kept])  # survivors (and re-grown) keep their value
+
+
+def test_set_keeps_an_erk_dense_layer_dense():
+    cfg, model, m, _ = initialised("set", density=0.5)
+    dense_layers = [i for i, (a, s) in enumerate(zip(m.masks.active(), m.masks.sizes())) if a == s]
+    assert dense_layers  # ERK makes the small first conv dense at 50%
+    train_steps(model, m, 2 * STEPS_PER_EPOCH)
+    assert all(m.masks.active()[i] == m.masks.sizes()[i] for i in dense_layers)
+
+
+def test_set_zeta_follows_the_cosine():
+    _, _, m, _ = initialised("set")
+    T = m.total_steps
+    assert m.zeta(0) == pytest.approx(0.2) and m.zeta(T) == pytest.approx(0.001)
+    assert m.zeta(T // 2) == pytest.approx(0.001 + 0.5 * 0.199)
+    for t in (7, 13, 29):
+        assert m.zeta(t) == pytest.approx(0.001 + 0.5 * 0.199 * (1 + math.cos(math.pi * t / T)))
+
+
+def test_rigl_drops_smallest_magnitudes_and_grows_largest_gradients():
+    cfg, model, m, _ = initialised("rigl")
+    train_steps(model, m, STEPS_PER_EPOCH - 1)
+    step = STEPS_PER_EPOCH
+    zeta = m.zeta(step)
+    old = [m.masks.bool(i).clone().flatten() for i in range(len(m.masks))]
+    w = [p.detach().clone().flatten() for p in m.masks.params]
+    grads = [p.grad.clone().flatten() for p in m.masks.params]
+    m.update(step, None)
+    for i in range(len(m.masks)):
+        new = m.masks.bool(i).flatten()
+        k = int(zeta * int(old[i].sum()))
+        dropped_set = set(torch.topk(w[i][old[i]].abs(), k, largest=False).indices.tolist()) if k else set()
+        after_drop = old[i].clone()
+        after_drop[old[i].nonzero().squeeze(1)[list(dropped_set)]] = False
+        candidates = (~after_drop).nonzero().squeeze(1)
+        grow = candidates[torch.topk(grads[i][candidates].abs(), k).indices] if k else candidates[:0]
+        expect = after_drop.clone()
+        expect[grow] = True
+        assert torch.equal(new, expect)
+    assert not m.is_event(int(0.8 * m.total_steps) // STEPS_PER_EPOCH * STEPS_PER_EPOCH)  # stops at 75%
+
+
+def test_gmp_follows_the_cubic_schedule_and_reaches_the_target_at_80_percent():
+    cfg, model, m, _ = initialised("gmp", density=0.1)
+    T = m.total_steps
+    _, events = train_steps(model, m, T)
+    steps = [s for s, _, _ in events]
+    assert steps[-1] == round(0.8 * T) and min(steps) > round(0.1 * T)
+    N = sum(m.masks.sizes())
+    for (step, _, _), upd in zip(events, m.updates[1:]):
+        t = (step - round(0.1 * T)) / (round(0.8 * T) - round(0.1 * T))
+        sparsity = 0.9 * (1 - (1 - t) ** 3)
+        assert round(upd["density"] * N) == count(1 - sparsity, N)
+    assert sum(m.masks.active()) == count(0.1, N)
+
+
+def test_lth_rewinds_survivors_to_the_parent_init_and_omp_keeps_trained_weights():
+    for name, key in (("lth", "init"), ("omp", "final")):
+        cfg, model, m, parent = initialised(name)
+        for i, (n, p) in enumerate(zip(m.masks.names, m.masks.params)):
+            keep = m.masks.bool(i)
+            assert torch.equal(p.detach()[keep], parent[key][n][keep])
+            assert torch.all(p.detach()[~keep] == 0)
+
+
+def test_omp_erk_prunes_each_layer_by_magnitude_at_erk_counts():
+    cfg, model, m, parent = initialised("omp_erk")
+    for i, n in enumerate(m.masks.names):
+        keep = m.masks.bool(i)
+        w = parent["final"][n].abs()
+        if 0 < keep.sum() < keep.numel():
+            assert w[keep].min() >= w[~keep].max()
+
+
+def test_snip_is_the_global_top_k_of_weight_times_gradient():
+    cfg, model, m, _ = initialised("snip")
+    torch.manual_seed(0)
+    fresh = build_model("resnet18", 10, width=0.0625)
+    x, y = batch_fn(cfg.snip_batch)
+    params = [p for _, p in maskable(fresh)]
+    grads = torch.autograd.grad(F.cross_entropy(fresh(x), y), params)
+    expect = global_topk_masks([(p.detach() * g).abs() for p, g in zip(params, grads)], count(0.2, sum(m.masks.sizes())))
+    assert all(torch.equal(m.masks.bool(i), e) for i, e in enumerate(expect))
+    # SNIP's scoring pass (a train-mode forward) leaves BatchNorm statistics at their initial values.
+    assert torch.equal(model.bn1.running_mean, torch.zeros_like(model.bn1.running_mean))
+    assert not torch.equal(fresh.bn1.running_mean, torch.zeros_like(fresh.bn1.running_mean))
+    _, _, r, _ = initialised("snip_random")
+    assert r.masks.active() == m.masks.active()  # same per-layer counts, random placement
+    assert any(not torch.equal(r.masks.bool(i), m.masks.bool(i)) for i in range(len(m.masks)))
+
+
+def test_erk_dense_correction_and_raw_proportionality():
+    model = build_model("resnet18", 10, width=0.25)
+    shapes = [tuple(p.shape) for _, p in maskable(model)]
+    sizes = [math.prod(s) for s in shapes]
+    for density in (0.05, 0.2, 0.5, 0.8):
+        dens = scaled_densities(shapes, "erk", density)
+        assert all(0 < d <= 1 for d in dens)
+        assert sum(d * n for d, n in zip(dens, sizes)) == pytest.approx(density * sum(sizes))
+        raw = [sum(s) / math.prod(s) for s in shapes]
+        ratios = {round(d / r, 9) for d, r, in zip(dens, raw) if d < 1}
+        assert len(ratios) == 1  # one epsilon for every layer that is not dense
+        eps = ratios.pop()
+        assert all(eps * r >= 1 for d, r in zip(dens, raw) if d == 1)  # dense layers are those ERK would overfill
+    assert scaled_densities(shapes, "erk", 0.5)[0] == 1.0  # the 3-channel stem is dense at 50%
+    counts = layer_counts(model, "erk", 0.2)
+    assert abs(sum(counts) - 0.2 * sum(sizes)) <= len(sizes)
+
+
+def test_layer_densities_public_function():
+    model = build_model("resnet18", 10, width=0.125)
+    uni = layer_densities(model, "uniform", 0.3)
+    assert set(uni) == {n for n, _ in maskable(model)} and set(uni.values()) == {0.3}
+    glob = layer_densities(model, "global", 0.3)
+    n = {k: p.numel() for k, p in maskable(model)}
+    assert abs(sum(glob[k] * n[k] for k in n) - 0.3 * sum(n.values())) < 1
+    with pytest.raises(ValueError, match="distribution='erdos'.*allowed values"):
+        layer_densities(model, "erdos", 0.3)
+    with pytest.raises(ValueError, match="density=1.5"):
+        layer_densities(model, "erk", 1.5)
+
+
+def test_masks_round_trip_through_state_dict():
+    _, model, m, _ = initialised("set")
+    state = m.state_dict()
+    _, model2, m2 = make("set")
+    m2.load_state_dict(state)
+    assert all(torch.equal(m.masks.bool(i), m2.masks.bool(i)) for i in range(len(m.masks)))
+    assert m2.updates == m.updates
+    other = Masks(build_model("vgg19", 10, width=0.0625))
+    with pytest.raises(ValueError, match="another model"):
+        other.load_state_dict(state["masks"])

@@ -1,0 +1,145 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from hslib import store, sweep
+from hslib.config import RunConfig
+
+TINY = dict(dataset="digits", model="resnet18", width=0.0625, epochs=3, batch_size=64, data_ratio=0.3,
+            profile="smoke", device="cpu", update_every=1.0)
+
+
+def tiny(method, density=0.2, **kw):
+    return RunConfig(**{**TINY, "method": method, "density": 1.0 if method == "dense" else density, **kw})
+
+
+def finished_mtimes(root):
+    return {p.parent.name: p.stat().st_mtime_ns for p in root.glob("*/result.json")}
+
+
+def test_dense_parents_run_once_first_and_are_reused(tmp_path):
+    root = tmp_path / "runs"
+    children = [tiny("lth"), tiny("omp"), tiny("omp_erk"), tiny("lth", 0.1)]
+    waves = sweep.plan(children)
+    parent = tiny("dense")
+    assert [c.id for c in waves[1]] == [parent.id] and {c.id for c in waves[2]} == {c.id for c in children}
+    df = sweep.run(children, root=root, progress="none")
+    assert len(df) == 4 and not df.attrs["failed"]
+    p_done = (root / parent.id / "result.json").stat().st_mtime_ns
+    assert all((root / c.id / "result.json").stat().st_mtime_ns > p_done for c in children)
+    for c in children:
+        assert store.read_result(root / c.id)["parent"] == parent.id
+    assert len((root / parent.id / "log.jsonl").read_text().splitlines()) == 3  # trained once
+    before = finished_mtimes(root)
+    again = sweep.run(children + [parent], root=root, progress="none")
+    assert finished_mtimes(root) == before and len(again) == 5  # nothing retrained
+    runs_csv = pd.read_csv(tmp_path / "results" / "runs.csv")
+    assert set(runs_csv["id"]) == {c.id for c in children} | {parent.id}
+    layers = pd.read_csv(tmp_path / "results" / "layer_density.csv")
+    assert len(layers) == 5 * 21  # one row per run and masked layer
+
+
+SWEEP = [tiny("dense"), tiny("set"), tiny("snip"), tiny("lth"), tiny("gmp", 0.1), tiny("set", 0.1)]
+
+
+def _sweep_child(root):
+    code = ("import sys, json; from hslib import sweep; from hslib.config import RunConfig; "
+            "cfgs = [RunConfig.from_dict(d) for d in json.loads(sys.argv[1])]; "
+            f"sweep.run(cfgs, root={str(root)!r}, progress='none')")
+    import json
+    return subprocess.Popen([sys.executable, "-c", code, json.dumps([c.to_dict() for c in SWEEP])],
+                            start_new_session=True, stdout=subprocess.DEVNULL)
+
+
+def _table(path):
+    return pd.read_csv(path).drop(columns=["wall_time"]).sort_values("id").reset_index(drop=True)
+
+
+def test_killed_sweep_resumes_without_redoing_finished_runs(tmp_path):
+    sweep.run(SWEEP, root=tmp_path / "ref" / "runs", progress="none")
+    root = tmp_path / "killed" / "runs"
+    p = _sweep_child(root)
+    deadline = time.time() + 300
+    # Kill once two runs are finished and a third has a checkpoint: mid-run, mid-sweep.
+    while p.poll() is None and time.time() < deadline:
+        if len(list(root.glob("*/result.json"))) >= 2 and any(
+                not (c.parent / "result.json").exists() for c in root.glob("*/ckpt-*.pt")):
+            break
+        time.sleep(0.02)
+    os.killpg(p.pid, signal.SIGKILL)
+    p.wait()
+    done = finished_mtimes(root)
+    assert 2 <= len(done) < len(SWEEP)
+    sweep.run(SWEEP, root=root, progress="none")
+    assert {k: v for k, v in finished_mtimes(root).items() if k in done} == done  # none trained again
+    pd.testing.assert_frame_equal(_table(tmp_path / "killed" / "results" / "runs.csv"),
+                                  _table(tmp_path / "ref" / "results" / "runs.csv"))
+
+
+def test_local_executor_runs_in_worker_processes(tmp_path):
+    cfgs = [tiny("dense"), tiny("set"), tiny("snip")]
+    df = sweep.run(cfgs, executor="local", workers=2, root=tmp_path / "runs", progress="none")
+    assert sorted(df["id"]) == sorted(c.id for c in cfgs) and not df.attrs["failed"]
+    assert all((tmp_path / "runs" / c.id / "train.log").exists() for c in cfgs)  # per-run logs
+
+
+def test_submitit_executor_runs_a_sweep_through_its_local_cluster(tmp_path):
+    pytest.importorskip("submitit")
+    cfgs = [tiny("dense"), tiny("lth")]
+    df = sweep.run(cfgs, executor="slurm", cluster="local", root=tmp_path / "runs", progress="none",
+                   timeout_min=10, cpus_per_task=1)
+    assert sorted(df["id"]) == sorted(c.id for c in cfgs) and not df.attrs["failed"]
+    assert list((tmp_path / "slurm").glob("*/*_submitted.pkl"))  # submitit's own job files
+
+
+def test_slurm_dry_run_shows_the_submission(tmp_path, capsys):
+    cfgs = sweep.grid("el2n", "paper")
+    df = sweep.run(cfgs, executor="slurm", root=tmp_path / "runs", dry_run=True, partition="gpu",
+                   array_parallelism=16, timeout_min=600)
+    out = capsys.readouterr().out
+    assert len(df) == 0 and not (tmp_path / "runs").exists()
+    assert "#SBATCH --partition=gpu" in out and "#SBATCH --time=600" in out
+    assert "%16" in out and "wave 0: 20 array tasks" in out  # the EL2N scoring runs: 10 per pair
+    n_children = sum(c.method == "lth" or c.method == "omp" for c in cfgs)
+    assert f"wave 2: {n_children} array tasks" in out
+
+
+def test_a_failed_run_is_reported_and_does_not_stop_the_others(tmp_path, capsys):
+    bad = tiny("dense", data_root=str(tmp_path / "nowhere"), dataset="tinyimagenet")
+    good = tiny("set")
+    df = sweep.run([bad, good], root=tmp_path / "runs", progress="none")
+    assert list(df["id"]) == [good.id] and df.attrs["failed"] == [bad.id]
+    err = capsys.readouterr().err
+    assert f"run {bad.id} failed" in err and "tiny-imagenet-200" in err
+
+
+@pytest.mark.parametrize("call,needle", [
+    (lambda r: sweep.run([tiny("set")], executor="cluster", root=r), "executor='cluster'"),
+    (lambda r: sweep.run([tiny("set")], executor="local", workers=0, root=r), "workers=0"),
+    (lambda r: sweep.run([], root=r), "configs is empty"),
+    (lambda r: sweep.grid("el2n", "smoke", methods=["magic"]), "methods=['magic']"),
+    (lambda r: sweep.grid("fig99", "smoke"), "experiment='fig99'"),
+    (lambda r: sweep.run([tiny("set")], executor="slurm", root=r, parents="never"), "parents='never'"),
+    (lambda r: sweep.run([tiny("set")], executor="inline", root=r, partition="gpu"), "only apply to executor='slurm'"),
+])
+def test_bad_sweep_input_fails_before_anything_runs(tmp_path, call, needle):
+    with pytest.raises(ValueError, match=needle.replace("[", r"\[").replace("(", r"\(")):
+        call(tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_profile_grids_have_the_paper_matrix():
+    el2n = sweep.grid("el2n", "paper")
+    # 2 pairs x 2 ratios x 3 seeds x (5 methods x 9 sparsities + dense)
+    assert len(el2n) == 2 * 2 * 3 * (5 * 9 + 1)
+    assert {c.subset for c in el2n} == {"hard"} and {c.data_ratio for c in el2n} == {0.5, 0.3}
+    adv = sweep.grid("adversarial", "paper")
+    assert {c.adversarial for c in adv} == {"linf"} and {round(1 - c.density, 2) for c in adv if c.method != "dense"} == {0.8, 0.9}
+    sev = sweep.grid("severity", "paper")
+    assert {c.severity for c in sev} == {2, 4, 6} and {c.data_ratio for c in sev} == {0.3}
+    assert all(c.corruption == "gaussian_noise+impulse_noise+defocus_blur" for c in sev)

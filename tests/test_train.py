@@ -1,0 +1,101 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from hslib import store, train
+from hslib.config import RunConfig
+from hslib.models import build_model
+
+TINY = dict(dataset="digits", model="resnet18", width=0.0625, epochs=4, batch_size=64, data_ratio=0.3,
+            profile="smoke", device="cpu")
+
+
+def test_a_smoke_run_learns_and_writes_its_files(tmp_path):
+    cfg = RunConfig(dataset="digits", model="resnet18", width=0.125, epochs=8, batch_size=64, profile="smoke")
+    r = train.run(cfg, tmp_path, progress="none")
+    assert r["test_acc"] > 0.6  # chance is 0.1 on ten classes
+    d = tmp_path / cfg.id
+    for name in ("config.json", "log.jsonl", "init.pt", "final.pt", "result.json", "updates.jsonl"):
+        assert (d / name).exists(), name
+    assert not list(d.glob("ckpt-*.pt"))  # checkpoints are removed once the result is written
+    assert RunConfig.from_dict(json.loads((d / "config.json").read_text())) == cfg
+    log = [json.loads(line) for line in (d / "log.jsonl").read_text().splitlines()]
+    assert [h["epoch"] for h in log] == list(range(1, 9))
+    assert [h["lr"] for h in log] == pytest.approx([0.1] * 4 + [0.01] * 2 + [0.001] * 2)  # x0.1 at 50%, 75%
+    model = build_model("resnet18", 10, width=0.125)
+    assert r["density"] == 1.0 and r["params"] == sum(p.numel() for p in model.parameters())
+    # A second call reads the finished run back instead of training.
+    t = time.perf_counter()
+    assert train.run(cfg, tmp_path) == r and time.perf_counter() - t < 1
+
+
+def _child(root, cfg):
+    code = ("import sys, json; from hslib import train; from hslib.config import RunConfig
+from hslib.models import build_model; "
+            f"train.run(RunConfig.from_dict(json.loads(sys.argv[1])), {str(root)!r}, progress='none')")
+    return subprocess.Popen([sys.executable, "-c", code, json.dumps(cfg.to_dict())], start_new_session=True)
+
+
+def test_killed_run_resumes_and_matches_an_uninterrupted_run(tmp_path):
+    cfg = RunConfig(**TINY)
+    ref = train.run(cfg, tmp_path / "ref", progress="none")
+    p = _child(tmp_path / "killed", cfg)
+    ckpt = tmp_path / "killed" / cfg.id / "ckpt-0002.pt"
+    deadline = time.time() + 120
+    while not ckpt.exists() and p.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    os.killpg(p.pid, signal.SIGKILL)
+    p.wait()
+    assert ckpt.exists() and not (tmp_path / "killed" / cfg.id / "result.json").exists()
+    resumed = train.run(cfg, tmp_path / "killed", progress="none")
+    for k in ("test_acc", "test_loss", "val_acc", "train_acc", "density", "train_flops"):
+        assert resumed[k] == ref[k], k
+    a = store.load_torch(tmp_path / "ref" / cfg.id / "final.pt")
+    b = store.load_torch(tmp_path / "killed" / cfg.id / "final.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_damaged_files_are_detected_and_not_used(tmp_path):
+    cfg = RunConfig(**TINY)
+    d = tmp_path / cfg.id
+    train.run(cfg.replace(epochs=2), tmp_path, progress="none")  # another id: just to have real files
+    r = train.run(cfg, tmp_path, progress="none")
+    text = (d / "result.json").read_text()
+    (d / "result.json").write_text(text[: len(text) // 2])
+    assert store.read_result(d) is None and not store.is_finished(tmp_path, cfg)
+    # Two checkpoints; the newest is truncated: resume falls back to the older one.
+    torch.save({"epoch": 1, "model": {}, "optimizer": {}, "method": {}, "history": []}, d / "ckpt-0001.pt")
+    torch.save({"epoch": 2, "model": {}, "optimizer": {}, "method": {}, "history": []}, d / "ckpt-0002.pt")
+    blob = (d / "ckpt-0002.pt").read_bytes()
+    (d / "ckpt-0002.pt").write_bytes(blob[: len(blob) // 2])
+    assert train._latest_checkpoint(d)["epoch"] == 1
+    assert r["test_acc"] >= 0
+
+
+@pytest.mark.parametrize("fields,needle", [
+    ({"dataset": "tinyimagenet", "data_root": "/nonexistent/data"}, "/nonexistent/data/tiny-imagenet-200"),
+    ({"dataset": "cifar100", "data_root": "/nonexistent/data"}, "cifar-100-python"),
+])
+def test_missing_data_fails_before_any_work(tmp_path, fields, needle):
+    cfg = RunConfig(**{**TINY, **fields})
+    with pytest.raises(FileNotFoundError, match=needle):
+        train.run(cfg, tmp_path)
+    assert not (tmp_path / cfg.id).exists()
+
+
+def test_child_without_parent_fails_before_any_work(tmp_path):
+    cfg = RunConfig(**TINY, method="lth", density=0.2)
+    with pytest.raises(train.MissingDependency, match="dense parent run"):
+        train.run(cfg, tmp_path)
+    assert not (tmp_path / cfg.id).exists()
+
+
+def test_bad_progress_value(tmp_path):
+    with pytest.raises(ValueError, match="progress='fancy'"):
+        train.run(RunConfig(**TINY), tmp_path, progress="fancy")
