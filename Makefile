@@ -5,7 +5,7 @@ VENV     := .venv
 PY       := $(VENV)/bin/python
 KERNEL   := hslib
 PROFILE  ?= smoke
-EXECUTOR ?= inline
+EXECUTOR ?= local
 DATA     ?=
 WORKERS  ?=
 

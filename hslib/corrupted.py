@@ -60,19 +60,27 @@ def write_layout(folder, name: str, stacked: np.ndarray, labels: np.ndarray):
 def corrupted_split(dataset: str, split: str, images: torch.Tensor, labels: torch.Tensor, name: str,
                     cache=None) -> np.ndarray:
     """The split under corruption `name` at every severity: uint8 (LEVELS, N, H, W, C), built once and cached."""
-    from .corruptions import corrupt
-
     folder = split_dir(dataset, split, images, labels, cache)
     arr = read_layout(folder, name, len(labels), LEVELS)
     if arr is not None:
         return arr
+    folder.mkdir(parents=True, exist_ok=True)
+    with store.run_lock(folder):  # parallel runs needing the same file: one builds it, the others wait
+        arr = read_layout(folder, name, len(labels), LEVELS)
+        if arr is None:
+            _build(dataset, split, images, labels, name, folder)
+    return read_layout(folder, name, len(labels), LEVELS)
+
+
+def _build(dataset, split, images, labels, name, folder):
+    from .corruptions import corrupt
+
     blocks = [corrupt(images, name, s, seed=_seed(dataset, split, name, s) % 2**31).permute(0, 2, 3, 1).numpy()
               for s in range(1, LEVELS + 1)]
     write_layout(folder, name, np.concatenate(blocks), np.tile(labels.numpy(), LEVELS))
     store.write_json(folder / "provenance.json", {
         "dataset": dataset, "split": split, "n": int(len(labels)), "severities": list(range(1, LEVELS + 1)),
         "generator": "hslib.corruptions", "layout": "RobustBench: <name>.npy uint8 NHWC, severities stacked"})
-    return read_layout(folder, name, len(labels), LEVELS)
 
 
 def assignment(n: int, names, split: str) -> np.ndarray:

@@ -110,26 +110,36 @@ READERS = {
 }
 
 
+def _source_stamp(name: str, root: Path) -> str | None:
+    """What identifies a dataset's source files (None: not there, let the reader raise its clear error)."""
+    if name == "digits":
+        return "sklearn-digits-v1"  # bundled with scikit-learn, never changes
+    marker = {"cifar10": root / "cifar-10-batches-py", "cifar100": root / "cifar-100-python",
+              "tinyimagenet": root / "tiny-imagenet-200" / "wnids.txt"}[name]
+    if not marker.exists():
+        return None
+    return f"{name}:{marker.resolve()}:{marker.stat().st_mtime_ns}"
+
+
 @functools.lru_cache(maxsize=4)
 def _official(name: str, root: str):
-    """Official splits, read once per process; Tiny-ImageNet's decoded JPEGs are also cached on disk."""
-    if name == "tinyimagenet":
-        base = Path(root) / "tiny-imagenet-200"
-        if (base / "wnids.txt").exists():
-            stamp = f"{base.resolve()}:{(base / 'wnids.txt').stat().st_mtime_ns}:{(base / 'val' / 'val_annotations.txt').stat().st_mtime_ns}"
-            cache = _cache_dir() / f"tinyimagenet-{hashlib.sha256(stamp.encode()).hexdigest()[:12]}.npz"
-            if cache.exists():
-                try:
-                    z = np.load(cache, allow_pickle=False)
-                    return z["xtr"], z["ytr"], z["xte"], z["yte"], list(z["names"])
-                except Exception:  # a damaged cache is rebuilt, never trusted
-                    pass
-            out = _read_tinyimagenet(Path(root))
-            tmp = cache.with_suffix(".tmp.npz")
-            np.savez(tmp, xtr=out[0], ytr=out[1], xte=out[2], yte=out[3], names=np.array(out[4]))
-            os.replace(tmp, cache)
-            return out
-    return READERS[name](Path(root))
+    """Official splits, read once per process, and cached on disk as one .npz per source: decoding
+    Tiny-ImageNet's JPEGs (or importing scikit-learn for digits) then happens once per machine."""
+    stamp = _source_stamp(name, Path(root))
+    if stamp is None:
+        return READERS[name](Path(root))
+    cache = _cache_dir() / f"{name}-{hashlib.sha256(stamp.encode()).hexdigest()[:12]}.npz"
+    if cache.exists():
+        try:
+            z = np.load(cache, allow_pickle=False)
+            return z["xtr"], z["ytr"], z["xte"], z["yte"], list(z["names"])
+        except Exception:  # a damaged cache is rebuilt, never trusted
+            pass
+    out = READERS[name](Path(root))
+    tmp = cache.with_name(f".{cache.stem}-{os.getpid()}.tmp.npz")
+    np.savez(tmp, xtr=out[0], ytr=out[1], xte=out[2], yte=out[3], names=np.array(out[4]))
+    os.replace(tmp, cache)
+    return out
 
 
 def _check(name, split):

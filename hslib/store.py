@@ -12,6 +12,8 @@ a file damaged anyway (a truncated copy, a full disk) fails to parse and is trea
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import io
 import json
 import os
@@ -25,6 +27,17 @@ RESULT_KEYS = ("id", "config", "test_acc", "density", "layer_density", "complete
 
 def run_dir(root, cfg) -> Path:
     return Path(root) / cfg.id
+
+
+@contextlib.contextmanager
+def run_lock(directory):
+    """An exclusive lock on a run directory (released by the OS if the holder dies, so never stale)."""
+    with open(Path(directory) / ".lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _atomic_bytes(path: Path, data: bytes):

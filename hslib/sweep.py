@@ -205,31 +205,57 @@ def _inline(wave, root, prog, progress, **_):
         prog.finished(c, result, error, log)
 
 
-def _local(wave, root, prog, progress, workers=None, **_):
+_POOL = {}  # (workers, threads) -> a live ProcessPoolExecutor, reused by later sweeps of this process
+
+
+def _pool(workers: int, gpus: int):
+    """A pool of `workers` spawned processes, kept for the next sweep (imports and data caches stay warm)."""
+    import atexit
     import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import ProcessPoolExecutor
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    key = (workers, threads)
+    if key not in _POOL:
+        for old in _POOL.values():
+            old.shutdown()
+        _POOL.clear()
+        ctx = mp.get_context("spawn")  # fork + torch threads can deadlock; spawn starts clean interpreters
+        queue = None
+        if gpus:
+            queue = ctx.Queue()
+            for i in range(workers):
+                queue.put(i % gpus)
+        _POOL[key] = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(threads, queue))
+        atexit.register(_POOL[key].shutdown)
+    return _POOL[key]
+
+
+def _local(wave, root, prog, progress, workers=None, **_):
+    from concurrent.futures import as_completed
+    from concurrent.futures.process import BrokenProcessPool
 
     import torch
 
     gpus = torch.cuda.device_count()
-    workers = workers or max(1, gpus) if gpus else (workers or max(1, min(len(wave), os.cpu_count() or 1)))
-    ctx = mp.get_context("spawn")  # fork + torch threads deadlock; spawn starts clean interpreters
-    queue = None
-    if gpus:
-        queue = ctx.Queue()
-        for i in range(workers):
-            queue.put(i % gpus)
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    workers = workers or (gpus or os.cpu_count() or 1)  # one process per GPU, else one per core
+    if len(wave) == 1 and not _POOL and not gpus:  # starting processes for one run costs more than it saves
+        return _inline(wave, root, prog, progress)
+    pool = _pool(workers, gpus)
     by_id = {c.id: c for c in wave}
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(threads, queue)) as pool:
+    try:
         futures = [pool.submit(_run_one, c.to_dict(), str(root), progress, True) for c in wave]
-        left = len(wave)
+    except BrokenProcessPool:  # a worker died earlier (e.g. killed): start a fresh pool
+        _POOL.clear()
+        pool = _pool(workers, gpus)
+        futures = [pool.submit(_run_one, c.to_dict(), str(root), progress, True) for c in wave]
+    left = len(wave)
+    prog.set_running(min(workers, left))
+    for fut in as_completed(futures):
+        rid, result, error, log = fut.result()
+        left -= 1
         prog.set_running(min(workers, left))
-        for fut in as_completed(futures):
-            rid, result, error, log = fut.result()
-            left -= 1
-            prog.set_running(min(workers, left))
-            prog.finished(by_id[rid], result, error, log)
+        prog.finished(by_id[rid], result, error, log)
 
 
 class _SubmititRun:

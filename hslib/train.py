@@ -160,12 +160,16 @@ def run(config, root=store.DEFAULT_ROOT, progress: str = "auto", parent=None) ->
         return done
     parent_cfg = preflight(cfg, root, as_config(parent) if parent is not None else None)
     directory.mkdir(parents=True, exist_ok=True)
-    store.write_json(directory / "config.json", cfg.to_dict())
-    try:
-        result = _train(cfg, directory, root, parent_cfg, progress)
-    except BaseException:
-        (directory / "error.txt").write_text(traceback.format_exc())
-        raise
+    with store.run_lock(directory):  # two sweeps asking for the same run: one trains, the other waits
+        done = store.read_result(directory)
+        if done is not None:
+            return done
+        store.write_json(directory / "config.json", cfg.to_dict())
+        try:
+            result = _train(cfg, directory, root, parent_cfg, progress)
+        except BaseException:
+            (directory / "error.txt").write_text(traceback.format_exc())
+            raise
     (directory / "error.txt").unlink(missing_ok=True)
     return result
 
@@ -199,7 +203,7 @@ def _train(cfg: RunConfig, directory: Path, root, parent_cfg, progress) -> dict:
     steps_per_epoch = len(loader)
     method = METHODS[cfg.method](cfg, model, steps_per_epoch)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
-                          weight_decay=cfg.weight_decay)
+                          weight_decay=cfg.weight_decay, foreach=True)
     layer_flops = dense_layer_flops(model, xtr.shape[-1])
     attack = None
     if cfg.adversarial:
