@@ -1,6 +1,6 @@
 """EL2N scoring throughput vs plain inference of the same model on the same batches.
 
-    python benchmarks/bench_el2n.py [--model resnet18] [--width 0.5] [--n 4096]
+    python benchmarks/bench_el2n.py [--model resnet18] [--width 0.25] [--n 2048]
 
 Scoring = hslib.train.predict (eval mode, batched, uint8 -> float on the device) + hslib.el2n.el2n.
 Inference = model(x) under no_grad on the same float batches, prepared beforehand (so the reference does not
@@ -23,8 +23,8 @@ from hslib.train import EVAL_BATCH, predict  # noqa: E402
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="resnet18")
-    ap.add_argument("--width", type=float, default=0.5)
-    ap.add_argument("--n", type=int, default=4096)
+    ap.add_argument("--width", type=float, default=0.25)
+    ap.add_argument("--n", type=int, default=2048)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = ap.parse_args()
     dev = torch.device(args.device)

@@ -258,31 +258,41 @@ class Loader:
 
 
 def augment(x, gen, crop=4, flip=True, rotate=0.0):
-    """uint8 B×C×H×W -> float in [0, 1], augmented per image with one batched op each."""
+    """uint8 B×C×H×W -> float in [0, 1], each image randomly shifted by up to `crop` pixels with zero fill
+    (= random crop of the zero-padded image), mirrored with probability ½, and rotated by up to ±`rotate`°.
+
+    Without rotation, shift and mirror are one gather from the padded uint8 batch (exact pixel copies).
+    With rotation, the three compose into one affine map per image, applied by one nearest-neighbour
+    resampling: output coordinate u (normalised, pixel centres) samples the source at
+    diag(±1, 1)·R(θ)·u + 2·shift/size, which is crop → flip → rotate with one lookup instead of three."""
     B, C, H, W = x.shape
     dev = x.device
-    if crop:
-        # Zero-pad, then gather a shifted H×W window per image with one advanced-indexing op.
+    dy = torch.randint(-crop, crop + 1, (B,), generator=gen, device=dev)
+    dx = torch.randint(-crop, crop + 1, (B,), generator=gen, device=dev)
+    mirror = torch.rand(B, generator=gen, device=dev) < 0.5 if flip else torch.zeros(B, dtype=torch.bool, device=dev)
+    if not rotate:
         xp = F.pad(x, (crop, crop, crop, crop))
-        dy = torch.randint(0, 2 * crop + 1, (B,), generator=gen, device=dev)
-        dx = torch.randint(0, 2 * crop + 1, (B,), generator=gen, device=dev)
-        rows = (dy[:, None] + torch.arange(H, device=dev))[:, None, :, None]
-        cols = (dx[:, None] + torch.arange(W, device=dev))[:, None, None, :]
-        x = xp[torch.arange(B, device=dev)[:, None, None, None], torch.arange(C, device=dev)[None, :, None, None],
-               rows, cols]
-    if flip:
-        mirror = torch.rand(B, generator=gen, device=dev) < 0.5
-        x = torch.where(mirror[:, None, None, None], x.flip(3), x)
-    x = x.float().div_(255)
-    if rotate:
-        # Rotation by a uniform angle in ±rotate degrees about the centre, bilinear, zero fill.
-        ang = (torch.rand(B, generator=gen, device=dev) * 2 - 1) * math.radians(rotate)
-        cos, sin = torch.cos(ang), torch.sin(ang)
-        zero = torch.zeros_like(ang)
-        theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)
-        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-        x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    return x
+        rows = (dy + crop)[:, None] + torch.arange(H, device=dev)  # B×H source rows in the padded image
+        cols = torch.arange(W, device=dev).expand(B, W)
+        cols = torch.where(mirror[:, None], W - 1 - cols, cols) + (dx + crop)[:, None]  # B×W
+        idx = (rows[:, :, None] * (W + 2 * crop) + cols[:, None, :]).view(B, 1, H * W).expand(B, C, H * W)
+        return xp.view(B, C, -1).gather(2, idx).view(B, C, H, W).float().div_(255)
+    ang = (torch.rand(B, generator=gen, device=dev) * 2 - 1) * math.radians(rotate)
+    cos, sin = torch.cos(ang)[:, None, None], torch.sin(ang)[:, None, None]
+    sign = (1.0 - 2.0 * mirror.float())[:, None, None]
+    u, v = _pixel_centres(H, W, dev)  # H×W normalised x and y of every output pixel
+    gx = sign * (cos * u - sin * v) + (2.0 * dx / W)[:, None, None]
+    gy = sin * u + cos * v + (2.0 * dy / H)[:, None, None]
+    # Nearest neighbour, as torchvision's RandomRotation does by default; zeros outside the image.
+    return F.grid_sample(x.float().div_(255), torch.stack([gx, gy], -1), mode="nearest", padding_mode="zeros",
+                         align_corners=False)
+
+
+@functools.lru_cache(maxsize=8)
+def _pixel_centres(H: int, W: int, device):
+    ys, xs = torch.meshgrid((torch.arange(H, device=device) * 2 + 1) / H - 1,
+                            (torch.arange(W, device=device) * 2 + 1) / W - 1, indexing="ij")
+    return xs, ys
 
 
 def augmentation(dataset: str) -> dict:

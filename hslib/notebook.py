@@ -55,7 +55,8 @@ class Session:
 
     def sweep(self, configs):
         """Train what is missing (dependencies first) and return the runs' results as a DataFrame."""
-        df = hsweep.run(configs, executor=self.executor, root=self.runs, workers=self.workers)
+        opts = hsweep.slurm_options_from_env() if self.executor == "slurm" else {}
+        df = hsweep.run(configs, executor=self.executor, root=self.runs, workers=self.workers, **opts)
         if df.attrs.get("failed"):
             raise RuntimeError(f"{len(df.attrs['failed'])} run(s) failed: {df.attrs['failed'][:5]}; "
                                f"see error.txt in their folders under {self.runs}")

@@ -339,6 +339,8 @@ def slurm_dry_run(configs, root=store.DEFAULT_ROOT, **opts) -> str:
     texts = []
     for i, wave in enumerate(waves):
         header = f"# wave {i}: {len(wave)} array tasks, at most {p['array_parallelism']} at once"
+        if i == 2 and p["parents"] == "dependency":
+            header += "; submitted with wave 1, with --dependency=afterany:<wave 1's array job id>"
         try:
             from submitit.slurm.slurm import _make_sbatch_string  # private, used only to render the dry run
             text = _make_sbatch_string(
@@ -418,3 +420,49 @@ def run(configs, executor: str = "inline", root=store.DEFAULT_ROOT, workers: int
 def scoring_key(cfg) -> str:
     from .el2n import scores_dir
     return str(scores_dir(cfg))
+
+
+def slurm_options_from_env() -> dict:
+    """SLURM knobs for notebook sweeps: HSLIB_SLURM_PARTITION, _TIMEOUT_MIN, _GPUS_PER_NODE, _CPUS_PER_TASK,
+    _MEM_GB, _ARRAY_PARALLELISM, _PARENTS, _CLUSTER (e.g. 'local' to try it without a cluster)."""
+    opts = {}
+    for key, default in {**SLURM_DEFAULTS, "cluster": None}.items():
+        raw = os.environ.get(f"HSLIB_SLURM_{key.upper()}")
+        if raw is not None:
+            opts[key] = type(default)(raw) if isinstance(default, (int, float)) and not isinstance(default, bool) else raw
+    return opts
+
+
+def main(argv=None):
+    """Command line: one experiment's sweep (or all of them) of a profile, with any executor."""
+    import argparse
+
+    from .config import PROFILES
+
+    ap = argparse.ArgumentParser(prog="python -m hslib.sweep", description=main.__doc__)
+    ap.add_argument("--profile", default="smoke", choices=sorted(PROFILES))
+    ap.add_argument("--experiment", nargs="+", default=["all"], choices=["all", *EXPERIMENTS])
+    ap.add_argument("--methods", nargs="*", default=None, help="restrict to these methods (default: the grid's)")
+    ap.add_argument("--executor", default="inline", choices=list(EXECUTORS))
+    ap.add_argument("--workers", type=int, default=None, help="local: processes (default: one per GPU, else per core)")
+    ap.add_argument("--root", default=store.DEFAULT_ROOT)
+    ap.add_argument("--data", default="", help="data root (default: $HSLIB_DATA or ./data)")
+    ap.add_argument("--dry-run", action="store_true", help="slurm: print the submission, submit nothing")
+    for key, default in SLURM_DEFAULTS.items():
+        ap.add_argument(f"--{key.replace('_', '-')}", type=type(default) if default is not None else str,
+                        default=None, help=f"slurm (default {default})")
+    ap.add_argument("--cluster", default=None, help="submitit cluster: slurm (default when srun exists) or local")
+    args = ap.parse_args(argv)
+    experiments = EXPERIMENTS if "all" in args.experiment else args.experiment
+    configs = unique([c for e in experiments for c in grid(e, args.profile, methods=args.methods,
+                                                           data_root=args.data)])
+    opts = {k: getattr(args, k) for k in [*SLURM_DEFAULTS, "cluster"] if getattr(args, k) is not None}
+    if args.dry_run:
+        opts["dry_run"] = True
+    df = run(configs, executor=args.executor, root=args.root, workers=args.workers, **opts)
+    print(f"{len(df)} of {len(configs)} runs finished; failed: {df.attrs.get('failed', [])}")
+    return 1 if df.attrs.get("failed") and not args.dry_run else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -121,3 +121,15 @@ def test_batched_crop_flip_rotate():
     assert all(a or b for a, b in zip(flipped, same)) and 10 < sum(flipped) < 54
     r = augment(x, torch.Generator().manual_seed(2), crop=0, flip=False, rotate=15)
     assert r.shape == (64, 3, 8, 8) and r.min() >= 0 and r.max() <= 1 and not torch.equal(r, x.float() / 255)
+
+
+def test_fused_rotation_path_agrees_with_the_exact_crop_and_flip():
+    # The rotation path composes shift, mirror and rotation into one resampling; at a vanishing angle it
+    # must reproduce the exact gather path (same random draws: shift, mirror, then angle).
+    x = torch.randint(0, 256, (32, 3, 16, 16), dtype=torch.uint8)
+    exact = augment(x, torch.Generator().manual_seed(4), crop=3, flip=True, rotate=0)
+    fused = augment(x, torch.Generator().manual_seed(4), crop=3, flip=True, rotate=1e-9)
+    assert torch.allclose(exact, fused, atol=1e-5)
+    # A real rotation moves content but keeps the image's centre pixel region roughly in place.
+    rot = augment(x, torch.Generator().manual_seed(5), crop=0, flip=False, rotate=15)
+    assert not torch.allclose(rot, x.float() / 255)

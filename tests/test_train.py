@@ -36,8 +36,7 @@ def test_a_smoke_run_learns_and_writes_its_files(tmp_path):
 
 
 def _child(root, cfg):
-    code = ("import sys, json; from hslib import train; from hslib.config import RunConfig
-from hslib.models import build_model; "
+    code = ("import sys, json; from hslib import train; from hslib.config import RunConfig; "
             f"train.run(RunConfig.from_dict(json.loads(sys.argv[1])), {str(root)!r}, progress='none')")
     return subprocess.Popen([sys.executable, "-c", code, json.dumps(cfg.to_dict())], start_new_session=True)
 
@@ -99,3 +98,16 @@ def test_child_without_parent_fails_before_any_work(tmp_path):
 def test_bad_progress_value(tmp_path):
     with pytest.raises(ValueError, match="progress='fancy'"):
         train.run(RunConfig(**TINY), tmp_path, progress="fancy")
+
+
+def test_adversarial_training_keeps_masks_exact_and_reports_robustness(tmp_path):
+    from hslib.sparse import layer_counts
+    cfg = RunConfig(**{**TINY, "epochs": 2}, method="set", density=0.2, adversarial="linf", adv_steps=1,
+                    adv_eval_steps=2)
+    r = train.run(cfg, tmp_path, progress="none")
+    assert 0 <= r["robust_acc"] <= r["clean_acc"] and r["robust_gap"] == r["train_robust_acc"] - r["robust_acc"]
+    weights, masks = store.load_torch(tmp_path / cfg.id / "final.pt"), store.load_torch(tmp_path / cfg.id / "masks.pt")
+    counts = layer_counts(build_model("resnet18", 10, width=0.0625), "erk", 0.2)
+    assert [int(m.sum()) for m in masks.values()] == counts  # SET rewired, counts unchanged
+    for name, m in masks.items():
+        assert torch.all(weights[name][~m] == 0)
