@@ -6,45 +6,37 @@ Scoring = hslib.train.predict (eval mode, batched, uint8 -> float on the device)
 Inference = model(x) under no_grad on the same float batches, prepared beforehand (so the reference does not
 even pay for the uint8 conversion). Target: scoring >= 0.9x the inference throughput.
 """
-import argparse
 import sys
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import median_seconds  # noqa: E402
+from common import median_seconds, model_on_device, parser, sync  # noqa: E402
 
 from hslib.el2n import el2n  # noqa: E402
-from hslib.models import build_model  # noqa: E402
 from hslib.train import EVAL_BATCH, predict  # noqa: E402
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="resnet18")
-    ap.add_argument("--width", type=float, default=0.25)
+    ap = parser(__doc__)
     ap.add_argument("--n", type=int, default=2048)
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = ap.parse_args()
-    dev = torch.device(args.device)
-    torch.manual_seed(0)
+    dev, model = model_on_device(args)
+    model.eval()
     images = torch.randint(0, 256, (args.n, 3, 32, 32), dtype=torch.uint8, device=dev)
     labels = torch.randint(0, 100, (args.n,), device=dev)
-    model = build_model(args.model, 100, width=args.width).to(dev).eval()
     batches = [images[i:i + EVAL_BATCH].float().div(255) for i in range(0, args.n, EVAL_BATCH)]
 
     def inference():
         with torch.no_grad():
             out = [model(b) for b in batches]
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
+        sync(dev)
         return out
 
     def scoring():
         s = el2n(predict(model, images), labels)
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
+        sync(dev)
         return s
 
     t_inf, t_score = median_seconds(inference, 3), median_seconds(scoring, 3)

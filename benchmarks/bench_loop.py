@@ -7,7 +7,6 @@ hslib: `hslib.train.run` on digits (dense), per-epoch times from its log: the ba
 increments: + validation and the epoch's one sync; checkpointing happens outside the timed span and is
 measured separately). Bare: the same Loader batches into forward / backward / SGD step, nothing else.
 """
-import argparse
 import json
 import sys
 import tempfile
@@ -18,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).parent))
+from common import parser  # noqa: E402
 
 from hslib import train  # noqa: E402
 from hslib.config import RunConfig  # noqa: E402
@@ -26,18 +26,16 @@ from hslib.models import build_model  # noqa: E402
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="resnet18")
-    ap.add_argument("--width", type=float, default=0.25)
+    ap = parser(__doc__, batch=128)
     ap.add_argument("--epochs", type=int, default=3)
-    ap.add_argument("--batch", type=int, default=128)
     args = ap.parse_args()
     cfg = RunConfig(dataset="digits", model=args.model, width=args.width, epochs=args.epochs,
-                    batch_size=args.batch, profile="smoke", device="cpu")
-    x, y = load_dataset("digits")
+                    batch_size=args.batch, profile="smoke", device=args.device)
+    dev = torch.device(args.device)
+    x, y = (t.to(dev) for t in load_dataset("digits"))
     loader = Loader(x, y, args.batch, train=True, seed=cfg.seed, drop_last=True, **augmentation("digits"))
     torch.manual_seed(0)
-    model = build_model(args.model, 10, width=args.width, dataset="digits")
+    model = build_model(args.model, 10, width=args.width, dataset="digits").to(dev)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
     bare = []
     for epoch in range(args.epochs):

@@ -8,7 +8,6 @@ instance-to-instance noise (±3% on this CPU) out of the ratio, both steps run o
 interleaved, medians over repeats: "dense" = forward/backward/SGD step; "sparse" = the same + after_step.
 The update event is `SET.update` (per-layer removal + random regrowth), timed on that model.
 """
-import argparse
 import statistics
 import sys
 import time
@@ -18,34 +17,24 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).parent))
+from common import model_on_device, parser, sync  # noqa: E402
 
 from hslib.config import RunConfig  # noqa: E402
-from hslib.models import build_model  # noqa: E402
 from hslib.sparse import METHODS, Context  # noqa: E402
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="resnet18")
-    ap.add_argument("--width", type=float, default=0.25)
-    ap.add_argument("--batch", type=int, default=64)
+    ap = parser(__doc__)
     ap.add_argument("--repeats", type=int, default=60)
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = ap.parse_args()
-    dev = torch.device(args.device)
-    torch.manual_seed(0)
+    dev, model = model_on_device(args)
     x = torch.rand(args.batch, 3, 32, 32, device=dev)
     y = torch.randint(0, 100, (args.batch,), device=dev)
-    model = build_model(args.model, 100, width=args.width).to(dev)
     cfg = RunConfig(dataset="cifar100", model=args.model, width=args.width, method="set", density=0.2,
                     epochs=10, update_every=1.0)
     method = METHODS["set"](cfg, model, steps_per_epoch=10)
     method.init(Context(batch=lambda n: (x[:n], y[:n])))
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
-
-    def sync():
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
 
     def step(masked):
         loss = F.cross_entropy(model(x), y)
@@ -54,7 +43,7 @@ def main():
         opt.step()
         if masked:
             method.after_step(opt)
-        sync()
+        sync(dev)
 
     times = {"dense": [], "sparse": [], "mask": [], "update": []}
     step(True)
@@ -67,12 +56,12 @@ def main():
     for _ in range(50):
         t0 = time.perf_counter()
         method.after_step(opt)
-        sync()
+        sync(dev)
         times["mask"].append(time.perf_counter() - t0)
     for r in range(5):
         t0 = time.perf_counter()
         method.update(10 * (r + 1), opt)
-        sync()
+        sync(dev)
         times["update"].append(time.perf_counter() - t0)
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"| {args.model} w{args.width}, batch {args.batch}, {args.device} | ms |\n| --- | ---: |")

@@ -41,8 +41,9 @@ def _child(root, cfg):
     return subprocess.Popen([sys.executable, "-c", code, json.dumps(cfg.to_dict())], start_new_session=True)
 
 
-def test_killed_run_resumes_and_matches_an_uninterrupted_run(tmp_path):
-    cfg = RunConfig(**TINY)
+@pytest.mark.parametrize("method,density", [("dense", 1.0), ("set", 0.2)])
+def test_killed_run_resumes_and_matches_an_uninterrupted_run(tmp_path, method, density):
+    cfg = RunConfig(**TINY, method=method, density=density, update_every=1.0)
     ref = train.run(cfg, tmp_path / "ref", progress="none")
     p = _child(tmp_path / "killed", cfg)
     ckpt = tmp_path / "killed" / cfg.id / "ckpt-0002.pt"
@@ -58,6 +59,11 @@ def test_killed_run_resumes_and_matches_an_uninterrupted_run(tmp_path):
     a = store.load_torch(tmp_path / "ref" / cfg.id / "final.pt")
     b = store.load_torch(tmp_path / "killed" / cfg.id / "final.pt")
     assert all(torch.equal(a[k], b[k]) for k in a)
+    if method == "set":  # the rewired masks after resuming are the uninterrupted run's
+        ma = store.load_torch(tmp_path / "ref" / cfg.id / "masks.pt")
+        mb = store.load_torch(tmp_path / "killed" / cfg.id / "masks.pt")
+        assert all(torch.equal(ma[k], mb[k]) for k in ma)
+        assert resumed["layer_density"] == ref["layer_density"]
 
 
 def test_damaged_files_are_detected_and_not_used(tmp_path):
@@ -93,6 +99,16 @@ def test_child_without_parent_fails_before_any_work(tmp_path):
     with pytest.raises(train.MissingDependency, match="dense parent run"):
         train.run(cfg, tmp_path)
     assert not (tmp_path / cfg.id).exists()
+
+
+def test_a_parent_of_another_dataset_or_model_is_refused_before_training(tmp_path):
+    child = RunConfig(**TINY, method="omp", density=0.2)
+    for other in (child.replace(method="dense", density=1.0, model="vgg19"),
+                  child.replace(method="dense", density=1.0, dataset="tinyimagenet"),
+                  child.replace(method="dense", density=1.0, seed=3)):
+        with pytest.raises(ValueError, match="does not match"):
+            train.run(child, tmp_path, parent=other)
+    assert not (tmp_path / child.id).exists()
 
 
 def test_bad_progress_value(tmp_path):
