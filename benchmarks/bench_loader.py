@@ -10,7 +10,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
@@ -65,7 +64,7 @@ def main():
         results[f"torchvision DataLoader + PIL ({workers} workers)"] = median_seconds(tv_epoch, repeats=3)
     best_tv = min(v for k, v in results.items() if k.startswith("torchvision"))
     ours_s = results["hslib Loader (batched, uint8 in memory)"]
-    print(f"| loader | images/s |\n| --- | ---: |")
+    print("| loader | images/s |\n| --- | ---: |")
     for k, v in results.items():
         print(f"| {k} | {args.n / v:,.0f} |")
     print(f"\nspeed-up over the best torchvision setting: {best_tv / ours_s:.1f}x (target >= 10x)")

@@ -64,7 +64,7 @@ def _read_cifar(root, name):
     download = os.environ.get(DOWNLOAD_ENV, "") == "1"
     if not folder.exists() and not download:
         raise FileNotFoundError(
-            f"dataset {name!r} not found: looked for {folder}. Put the torchvision CIFAR files there "
+            f"data_root={str(root)!r} has no dataset {name!r}: looked for {folder}. Put the torchvision CIFAR files there "
             f"(https://www.cs.toronto.edu/~kriz/cifar.html), point data_root / $HSLIB_DATA at their parent, "
             f"or set {DOWNLOAD_ENV}=1 to let torchvision download them.")
     out = []
@@ -80,7 +80,7 @@ def _read_tinyimagenet(root):
     base = root / "tiny-imagenet-200"
     if not (base / "wnids.txt").exists():
         raise FileNotFoundError(
-            f"dataset 'tinyimagenet' not found: looked for {base / 'wnids.txt'}. Unzip tiny-imagenet-200.zip "
+            f"data_root={str(root)!r} has no dataset 'tinyimagenet': looked for {base / 'wnids.txt'}. Unzip tiny-imagenet-200.zip "
             f"(http://cs231n.stanford.edu/tiny-imagenet-200.zip) there, or point data_root / $HSLIB_DATA at its parent.")
     wnids = base.joinpath("wnids.txt").read_text().split()
     index = {w: i for i, w in enumerate(wnids)}

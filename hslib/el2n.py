@@ -9,7 +9,6 @@ Scores are saved aligned with the training split's indices, beside a provenance 
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
