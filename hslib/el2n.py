@@ -5,6 +5,9 @@ for `el2n_epoch` epochs of the experiment's normal schedule (same architecture, 
 evaluated in eval mode on the un-augmented training images. Scoring runs are ordinary runs of the run store
 (dense, `stop_epoch = el2n_epoch`, seeds 1000, 1001, …), so they are cached, resumable and sweepable.
 Scores are saved aligned with the training split's indices, beside a provenance file.
+
+GraNd(x, y) = ‖∇_θ CE(f(x), y)‖₂ (the same paper's gradient-norm score) is the optional second score: computed
+per sample for a whole batch at once with torch.func (vmap of grad), on the same scoring checkpoints.
 """
 from __future__ import annotations
 
@@ -80,7 +83,6 @@ def check_scores(cfg, root=store.DEFAULT_ROOT) -> dict:
 def compute_scores(cfg, root=store.DEFAULT_ROOT, progress="auto") -> dict:
     """Train (or reuse) the scoring runs, score every training image, average, save; return the scores."""
     from . import train
-    from .models import build_model
 
     s = load_scores(cfg, root)
     if s is not None:
@@ -89,15 +91,8 @@ def compute_scores(cfg, root=store.DEFAULT_ROOT, progress="auto") -> dict:
     for c in configs:
         train.run(c, root, progress=progress)
     xs, ys = train.train_split(configs[0])
-    per_run = []
-    for c in configs:
-        state = store.load_torch(store.run_dir(root, c) / "final.pt")
-        model = build_model(c.model, _classes(c), width=c.width,
-                            image_size=xs.shape[-1], dataset=c.dataset)
-        model.load_state_dict(state)
-        model.to(train.resolve_device(c.device))
-        per_run.append(el2n(train.predict(model, xs), ys).cpu())
-    per_run = torch.stack(per_run).numpy().astype(np.float32)
+    per_run = torch.stack([el2n(train.predict(m, xs), ys).cpu() for m in _scoring_models(cfg, root, xs.shape[-1])])
+    per_run = per_run.numpy().astype(np.float32)
     d = scores_dir(cfg, root)
     d.mkdir(parents=True, exist_ok=True)
     for name, arr in (("per_run", per_run), ("el2n", per_run.mean(0)), ("el2n_sq", (per_run ** 2).mean(0))):
@@ -111,6 +106,63 @@ def compute_scores(cfg, root=store.DEFAULT_ROOT, progress="auto") -> dict:
         "label_noise": cfg.label_noise, "squared": "el2n_sq = mean over runs of EL2N²", "version": 1,
         "complete": True})
     return load_scores(cfg, root)
+
+
+def grand(model, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+    """Per-sample GraNd of uint8 images in eval mode: the L2 norm of the loss gradient over all parameters."""
+    from torch.func import functional_call, grad, vmap
+
+    if batch_size < 1:
+        raise ValueError(f"batch_size={batch_size!r} is not allowed; allowed values: an integer >= 1")
+    model.eval()  # BN uses its running statistics, so each sample's gradient depends on that sample only
+    dev = next(model.parameters()).device
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    buffers = {k: v.detach() for k, v in model.named_buffers()}
+
+    def loss(p, x, y):
+        return F.cross_entropy(functional_call(model, (p, buffers), (x[None],)).float(), y[None])
+
+    per_sample_grads = vmap(grad(loss), in_dims=(None, 0, 0))
+    norms = []
+    for i in range(0, len(images), batch_size):
+        x = images[i:i + batch_size].to(dev).float().div_(255)
+        g = per_sample_grads(params, x, labels[i:i + batch_size].to(dev))
+        norms.append(torch.stack([t.flatten(1).pow(2).sum(1) for t in g.values()]).sum(0).sqrt())
+    return torch.cat(norms).cpu()
+
+
+def compute_grand(cfg, root=store.DEFAULT_ROOT, batch_size: int = 64) -> np.ndarray:
+    """GraNd averaged over `cfg`'s scoring runs (trained first if needed), cached as grand.npy with the scores."""
+    from . import train
+
+    s = compute_scores(cfg, root, progress="none")
+    path = s["dir"] / "grand.npy"
+    meta = store.read_json(path.with_suffix(".json"))
+    if isinstance(meta, dict) and meta.get("complete") is True and path.exists():
+        arr = np.load(path)
+        if len(arr) == s["provenance"]["n"]:
+            return arr
+    xs, ys = train.train_split(cfg)
+    runs = [grand(m, xs, ys, batch_size) for m in _scoring_models(cfg, root, xs.shape[-1])]
+    arr = torch.stack(runs).mean(0).numpy().astype(np.float32)
+    with open(path.with_suffix(".tmp.npy"), "wb") as f:
+        np.save(f, arr)
+    path.with_suffix(".tmp.npy").replace(path)
+    store.write_json(path.with_suffix(".json"), {"score": "GraNd = mean over scoring runs of per-sample ‖∇θ CE‖₂",
+                                                 "runs": s["provenance"]["runs"], "n": int(len(arr)),
+                                                 "complete": True})
+    return arr
+
+
+def _scoring_models(cfg, root, image_size: int):
+    """The finished scoring runs' models, one at a time, on the training device."""
+    from .models import build_model
+    from .train import resolve_device
+
+    for c in scoring_configs(cfg):
+        model = build_model(c.model, _classes(c), width=c.width, image_size=image_size, dataset=c.dataset)
+        model.load_state_dict(store.load_torch(store.run_dir(root, c) / "final.pt"))
+        yield model.to(resolve_device(c.device))
 
 
 def _classes(cfg) -> int:

@@ -4,6 +4,7 @@ import math
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from hslib import data as hdata
 from hslib import el2n, train
@@ -53,6 +54,36 @@ def test_planted_hard_samples_get_the_highest_scores(noisy_scores):
     assert np.allclose(s["el2n"], s["per_run"].mean(0)) and np.allclose(s["el2n_sq"], (s["per_run"] ** 2).mean(0))
     prov = s["provenance"]
     assert prov["dataset"] == "digits" and prov["el2n_epoch"] == 4 and prov["seeds"] == [1000, 1001]
+
+
+def test_grand_equals_a_per_sample_autograd_loop():
+    from hslib.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("resnet18", 10, width=0.0625, image_size=32, dataset="digits")
+    images, labels = (t[:7] for t in hdata.load_dataset("digits", split="train"))
+    batched = el2n.grand(model, images, labels, batch_size=3)  # 3 does not divide 7: the last batch is short
+    model.eval()
+    loop = []
+    for i in range(7):
+        model.zero_grad()
+        F.cross_entropy(model(images[i:i + 1].float() / 255), labels[i:i + 1]).backward()
+        loop.append(torch.sqrt(sum(p.grad.pow(2).sum() for p in model.parameters())))
+    assert torch.allclose(batched, torch.stack(loop), rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="batch_size=0"):
+        el2n.grand(model, images, labels, batch_size=0)
+
+
+def test_grand_also_finds_planted_hard_samples_and_is_cached(noisy_scores):
+    cfg, root, s = noisy_scores
+    g = el2n.compute_grand(cfg, root)
+    flipped = np.zeros(len(g), bool)
+    flipped[hdata.noisy_indices(len(g), 0.1)] = True
+    # Relabelled samples keep a large loss gradient (measured AUROC ≈ 0.98); 0.9 fails for a score that
+    # ignores the labels while leaving room for platform noise.
+    assert len(g) == len(s["el2n"]) and el2n.auroc(g, flipped) > 0.9
+    assert np.array_equal(np.load(s["dir"] / "grand.npy"), g)
+    assert np.array_equal(el2n.compute_grand(cfg, root), g)  # read back, not recomputed
 
 
 def test_subsets_are_deterministic_and_hold_the_top_scores(noisy_scores):
