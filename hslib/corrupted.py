@@ -48,13 +48,8 @@ def read_layout(folder, name: str, n: int, levels: int) -> np.ndarray | None:
 
 def write_layout(folder, name: str, stacked: np.ndarray, labels: np.ndarray):
     """Write <name>.npy (severities stacked, NHWC uint8) and labels.npy atomically."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     for fname, arr in ((f"{name}.npy", stacked), ("labels.npy", labels)):
-        tmp = folder / f".{fname}.tmp"
-        with open(tmp, "wb") as f:
-            np.save(f, arr)
-        tmp.replace(folder / fname)
+        store.write_npy(Path(folder) / fname, arr)
 
 
 def corrupted_split(dataset: str, split: str, images: torch.Tensor, labels: torch.Tensor, name: str,

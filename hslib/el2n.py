@@ -96,9 +96,7 @@ def compute_scores(cfg, root=store.DEFAULT_ROOT, progress="auto") -> dict:
     d = scores_dir(cfg, root)
     d.mkdir(parents=True, exist_ok=True)
     for name, arr in (("per_run", per_run), ("el2n", per_run.mean(0)), ("el2n_sq", (per_run ** 2).mean(0))):
-        with open(d / f".{name}.tmp.npy", "wb") as f:
-            np.save(f, arr)
-        (d / f".{name}.tmp.npy").replace(d / f"{name}.npy")
+        store.write_npy(d / f"{name}.npy", arr)
     store.write_json(d / "provenance.json", {
         "dataset": cfg.dataset, "model": cfg.model, "width": cfg.width, "el2n_epoch": cfg.el2n_epoch,
         "el2n_runs": cfg.el2n_runs, "seeds": [c.seed for c in configs], "runs": [c.id for c in configs],
@@ -145,9 +143,7 @@ def compute_grand(cfg, root=store.DEFAULT_ROOT, batch_size: int = 64) -> np.ndar
     xs, ys = train.train_split(cfg)
     runs = [grand(m, xs, ys, batch_size) for m in _scoring_models(cfg, root, xs.shape[-1])]
     arr = torch.stack(runs).mean(0).numpy().astype(np.float32)
-    with open(path.with_suffix(".tmp.npy"), "wb") as f:
-        np.save(f, arr)
-    path.with_suffix(".tmp.npy").replace(path)
+    store.write_npy(path, arr)
     store.write_json(path.with_suffix(".json"), {"score": "GraNd = mean over scoring runs of per-sample ‖∇θ CE‖₂",
                                                  "runs": s["provenance"]["runs"], "n": int(len(arr)),
                                                  "complete": True})
@@ -207,9 +203,7 @@ def subset_for(cfg, root=store.DEFAULT_ROOT) -> np.ndarray:
     idx = subset_indices(s["el2n"], cfg.data_ratio, cfg.subset, labels.numpy())
     path = s["dir"] / f"subset-{cfg.subset}-{cfg.data_ratio:.2f}.npy"
     if not path.exists():
-        with open(path.with_suffix(".tmp.npy"), "wb") as f:
-            np.save(f, idx)
-        path.with_suffix(".tmp.npy").replace(path)
+        store.write_npy(path, idx)
         counts = np.bincount(labels.numpy()[idx], minlength=int(labels.max()) + 1)
         store.write_json(path.with_suffix(".json"), {
             "kind": cfg.subset, "ratio": cfg.data_ratio, "n": int(len(idx)), "scores": str(s["dir"]),

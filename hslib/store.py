@@ -19,6 +19,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import torch
 
 DEFAULT_ROOT = "outputs/runs"
@@ -40,15 +41,25 @@ def run_lock(directory):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _atomic_bytes(path: Path, data: bytes):
+def _atomic_write(path, write):
+    """Write a file through `write(f)` into a temporary sibling, fsync, then rename: readers see all or nothing."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with open(tmp, "wb") as f:
-        f.write(data)
+        write(f)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def _atomic_bytes(path, data: bytes):
+    _atomic_write(path, lambda f: f.write(data))
+
+
+def write_npy(path, arr):
+    """np.save, atomically; the array is streamed to the file, not copied in memory (corruption caches are big)."""
+    _atomic_write(path, lambda f: np.save(f, arr))
 
 
 def write_json(path, obj):
