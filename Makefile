@@ -30,5 +30,5 @@ test: $(VENV)/.installed
 bench: $(VENV)/.installed
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
 
-clean-runs:
-	rm -rf outputs/runs outputs/notebooks outputs/scores outputs/subsets outputs/cache
+clean-runs: $(VENV)/.installed  # the generated folders of hslib.store's outputs layout
+	$(PY) -m hslib.store clean

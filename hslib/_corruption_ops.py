@@ -1,7 +1,7 @@
 """Vectorised building blocks of the common corruptions (private; the corruptions themselves and their
 documentation live in :mod:`hslib.corruptions`).
 
-Written from ``/work/shared/corruptions-spec.md`` (section numbers refer to it).  Batches are NumPy arrays
+Written from ``docs/corruptions.md`` (section numbers refer to it).  Batches are NumPy arrays
 (N, S, S[, C]), channel-last.  Everything works on the whole batch at once, except the two library calls
 that only exist per image: OpenCV's Canny + distance transform in spatter (``spatter_relief``); Pillow's
 JPEG codec is called per image in :mod:`hslib.corruptions`.

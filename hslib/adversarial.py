@@ -1,6 +1,6 @@
 """PGD adversarial training and evaluation with advertorch (the paper's attack library).
 
-Setting (design §2): L∞ PGD, ε = 8/255, step 2/255, 10 steps with random start to craft the training batch,
+Setting (docs/design.md#adversarial): L∞ PGD, ε = 8/255, step 2/255, 10 random-start steps to craft the training batch,
 PGD-20 on the final checkpoint for evaluation. Models take inputs in [0, 1] and normalise internally, so every
 attack clips to [0, 1]. The paper crafted training attacks with the model in *train* mode (BatchNorm uses batch
 statistics and its running statistics move during the attack); `perturb(..., bn_mode="eval")` is the alternative.

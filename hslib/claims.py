@@ -1,171 +1,281 @@
-"""The paper's qualitative findings as checkable claims, and the verdict the regenerated results give.
+"""The paper's findings as a ledger: each finding tested on each panel it is about, never pooled across pairs.
 
-Each claim compares two groups of runs, A and B, that share seeds (e.g. SET at sparsity ≥ 0.8 vs dense,
-EL2N top-30%). Per seed, the A − B difference is averaged over the pooled settings (sparsities,
-severities); the per-seed differences are then tested:
-  statistical claims  one-sided paired t-test over seeds (H1: A > B); "supported" iff p < 0.05. With fewer
-                      than 3 seeds there is no test: "not testable at this profile" (the direction is shown).
-  structural claims   (layer densities, FLOPs: a property of masks and schedules, not of noise)
-                      "supported" iff A > B in every seed.
-A claim whose runs are not in this profile's grids is "not testable at this profile".
+A finding compares two groups of runs within one panel (hslib.experiments), A and B, e.g. "SET and SNIP at
+sparsity ≥ 0.8" vs "dense" on EL2N top-30% data. Both groups share seeds, so the evidence is the per-seed
+paired difference d_s = mean(A, seed s) − mean(B, seed s), each mean taken over the group's settings
+(methods, sparsities). A group may be a *margin over dense* (each run minus the dense run of its seed and
+data ratio), and may come from another panel of the same figure, which is how "the advantage grows when the
+data shrink" is tested.
+
+Verdicts (paper_findings in docs/ explains where each finding comes from):
+  statistical  two-sided one-sample t-test of the d_s (≥ 3 seeds), Holm-adjusted across every statistical
+               row of the ledger (the family-wise error of the whole ledger stays ≤ 5%). p_adjusted < 0.05:
+               `supported` if mean d > 0, `contradicted` if mean d < 0; otherwise `inconclusive`.
+               Fewer than 3 seeds: `not testable at this profile` (the direction is still reported).
+  structural   a property of masks or schedules, not of noise (layer densities, parameters, FLOPs):
+               `supported` if d_s > 0 in every seed, `contradicted` if d_s < 0 in every seed, else
+               `inconclusive`; `diff` is the mean difference and no p-value is given.
+A panel without the runs a finding needs is `not testable at this profile`.
+Findings the paper does not state itself are flagged `extra` (kept apart in the notebook).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from . import experiments as E
+
 MIN_SEEDS = 3
 ALPHA = 0.05
+VERDICTS = ("supported", "contradicted", "inconclusive", "not testable at this profile")
+COLUMNS = ["key", "figure", "panel", "dataset", "model", "paper_pair", "statement", "group_a", "group_b", "kind",
+           "extra", "metric", "a_mean", "b_mean", "diff", "ci_low", "ci_high", "p_value", "p_adjusted", "n_seeds",
+           "verdict", "evidence"]
 
 
 @dataclass(frozen=True)
-class Claim:
+class Group:
+    """Runs of a panel: `methods` (and optional sparsity bounds) on `metric`.
+    margin: subtract the dense run of the same seed and data ratio from each run.
+    best: each method at its best sparsity (highest mean over seeds), then averaged over methods.
+    panel: take the runs from this other panel of the same figure ({finding panel: other panel})."""
+    methods: tuple
+    words: str
+    sparsity_min: float = 0.0
+    sparsity_max: float = 1.0
+    ratio_min: float = 0.0
+    ratio_max: float = 1.0
+    margin: bool = False
+    best: bool = False
+    panel: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Finding:
     key: str
-    text: str
-    figure: str
-    experiment: str  # which table: el2n, set_grid, variants, corruption, corruption_vgg, severity, adversarial, layers
-    a: dict  # filters of group A (method, sparsity_min, data_ratio, ...)
-    b: dict
-    metric: str = "test_acc"
+    figure: int
+    panels: str  # letters of the figure's panels the finding is tested on, one row each
+    statement: str  # the paper's finding, in our words
+    a: Group
+    b: Group
+    metric: str = "test_acc"  # test_acc, robust_acc, shallow_density, params, train_flops
     structural: bool = False
+    extra: bool = False  # not a statement of the paper
 
 
-def _select(df: pd.DataFrame, spec: dict, profile: dict) -> pd.DataFrame:
-    rows = df
-    for k, v in spec.items():
-        if k == "sparsity_min":
-            rows = rows[rows.sparsity >= v - 1e-9]
-        elif k == "ratio":  # a profile setting by name (e.g. the smallest EL2N ratio) or a number
-            val = {"min_el2n": min(profile["el2n_ratios"]), "max_el2n": max(profile["el2n_ratios"]),
-                   "min_corruption": min(profile["corruption_ratios"]),
-                   "min_adversarial": min(profile["adversarial_ratios"]),
-                   "min_variant": min(profile["variant_ratios"])}.get(v, v)
-            rows = rows[np.isclose(rows.data_ratio, val)]
-        elif k == "ratio_max":
-            rows = rows[rows.data_ratio <= v + 1e-9]
-        elif k == "ratio_min":
-            rows = rows[rows.data_ratio >= v - 1e-9]
-        elif k == "sparsity":
-            rows = rows[np.isclose(rows.sparsity, v)]
-        elif k == "pair":
-            dataset, model = profile["pairs"][v[0]][min(v[1], len(profile["pairs"][v[0]]) - 1)]
-            rows = rows[(rows.dataset == dataset) & (rows.model == model)]
-        else:
-            rows = rows[rows[k].isin(v if isinstance(v, (list, tuple)) else [v])]
-    return rows
+SNNS = ("gmp", "lth", "omp", "snip", "set")
+HIGH = 0.8  # "high sparsity": the paper gives no number; 0.8 and 0.9 are the points its text singles out
+LOW = 0.5  # "low sparsity"
+DENSE = Group(("dense",), "dense")
+SET_SNIP_HIGH = Group(("set", "snip"), f"SET and SNIP at sparsity ≥ {HIGH}", sparsity_min=HIGH)
 
 
-CLAIMS = [
-    Claim("el2n30_set", "With EL2N top-30% data, SET beats dense at high sparsity (≥ 0.8)", "2c/2d", "el2n",
-          {"method": "set", "ratio": "min_el2n", "sparsity_min": 0.8}, {"method": "dense", "ratio": "min_el2n"}),
-    Claim("el2n30_snip", "With EL2N top-30% data, SNIP beats dense at high sparsity (≥ 0.8)", "2c/2d", "el2n",
-          {"method": "snip", "ratio": "min_el2n", "sparsity_min": 0.8}, {"method": "dense", "ratio": "min_el2n"}),
-    Claim("el2n_lth", "LTH declines on EL2N-hard data: dense beats LTH (all sparsities, both ratios)", "2", "el2n",
-          {"method": "dense"}, {"method": "lth"}),
-    Claim("el2n_set_vs_omp", "With EL2N top-30% data, SET (ERK, sparse from scratch) beats OMP at high sparsity",
-          "2c/2d", "el2n", {"method": "set", "ratio": "min_el2n", "sparsity_min": 0.8},
-          {"method": "omp", "ratio": "min_el2n", "sparsity_min": 0.8}),
-    Claim("grid_small_data", "SET's edge over dense is larger with little data: SET − dense at ratio ≤ 0.3 exceeds "
-          "SET − dense at ratio ≥ 0.7", "3", "set_grid_gap", {"ratio_max": 0.3}, {"ratio_min": 0.7}),
-    Claim("corr30_set", "With 30% corrupted data (severity 5), SET beats dense at high sparsity", "4c/4d",
-          "corruption", {"method": "set", "ratio": "min_corruption", "sparsity_min": 0.8},
-          {"method": "dense", "ratio": "min_corruption"}),
-    Claim("corr30_snip", "With 30% corrupted data (severity 5), SNIP beats dense at high sparsity", "4c/4d",
-          "corruption", {"method": "snip", "ratio": "min_corruption", "sparsity_min": 0.8},
-          {"method": "dense", "ratio": "min_corruption"}),
-    Claim("vgg_corr30_set", "VGG19 with 30% corrupted data: SET beats dense at high sparsity", "5b",
-          "corruption_vgg", {"method": "set", "ratio": "min_corruption", "sparsity_min": 0.8},
-          {"method": "dense", "ratio": "min_corruption"}),
-    Claim("severity_set", "SET beats dense at every corruption severity (2, 4, 6) with 30% data", "9", "severity",
-          {"method": "set"}, {"method": "dense"}),
-    Claim("adv90_set", "Adversarial training at sparsity 0.9 with 50% data: SET's robust accuracy beats dense's",
-          "6", "adversarial", {"method": "set", "sparsity": 0.9, "ratio": "min_adversarial"},
-          {"method": "dense", "ratio": "min_adversarial"}, metric="robust_acc"),
-    Claim("layers_shallow", "SET (ERK) and SNIP keep the shallow third of conv layers denser than GMP, LTH and OMP "
-          "(sparsity 0.8, EL2N top-30%)", "7a", "layers", {"method": ["set", "snip"]}, {"method": ["gmp", "lth", "omp"]},
-          metric="shallow_density", structural=True),
-    Claim("variants_erk", "Random-ERK beats Uniform (sparsity 0.8, EL2N top-30%): the ERK layer-wise ratio helps",
-          "8a", "variants", {"method": "random_erk", "sparsity": 0.8, "ratio": "min_variant"},
-          {"method": "uniform", "sparsity": 0.8, "ratio": "min_variant"}),
-    Claim("variants_omp_erk", "OMP_ERK beats OMP (sparsity 0.8, EL2N top-30%)", "8a", "variants",
-          {"method": "omp_erk", "sparsity": 0.8, "ratio": "min_variant"},
-          {"method": "omp", "sparsity": 0.8, "ratio": "min_variant"}),
-    Claim("flops", "Sparse-from-scratch SET and SNIP cost fewer training FLOPs than dense, LTH and OMP "
-          "(sparsity 0.8, EL2N top-30%)", "8c", "variants", {"method": ["set", "snip"], "sparsity": 0.8, "ratio": "min_variant"},
-          {"method": ["dense", "lth", "omp"], "ratio": "min_variant"}, metric="neg_train_flops", structural=True),
-]
+def _margin(methods, words, panel=None, **kw):
+    return Group(methods, words, margin=True, panel=panel or {}, **kw)
 
 
+FINDINGS = (
+    Finding("snn_match_or_beat_dense", 2, "abcd",
+            "Most SNNs trained on hard samples match or beat dense at some sparsity (abstract)",
+            Group(SNNS, "each main method at its best sparsity, averaged", best=True), DENSE),
+    Finding("set_snip_win_top50", 2, "ab", "With EL2N top-50% data, SET and SNIP beat dense at high sparsity",
+            SET_SNIP_HIGH, DENSE),
+    Finding("lth_declines_el2n", 2, "ab", "LTH falls below dense on EL2N-hard data",
+            DENSE, Group(("lth",), "LTH, all sparsities")),
+    Finding("set_snip_win_top30", 2, "cd",
+            "With EL2N top-30% data, SET and SNIP beat dense at high sparsity, by a wide margin", SET_SNIP_HIGH, DENSE),
+    Finding("less_data_more_advantage_el2n", 2, "cd",
+            "SET's and SNIP's margin over dense at high sparsity is larger with 30% than with 50% of the hard data",
+            _margin(("set", "snip"), "(SET, SNIP) − dense at sparsity ≥ 0.8, top-30%", sparsity_min=HIGH),
+            _margin(("set", "snip"), "(SET, SNIP) − dense at sparsity ≥ 0.8, top-50%", {"c": "a", "d": "b"},
+                    sparsity_min=HIGH)),
+    Finding("set_beats_dense_little_data", 3, "b",
+            "With little hard data (≤ 30%), SET beats dense at high sparsity",
+            _margin(("set",), "SET − dense at sparsity ≥ 0.8, data ratio ≤ 0.3", sparsity_min=HIGH, ratio_max=0.3),
+            Group((), "zero (no margin)")),
+    Finding("set_edge_grows_with_less_data", 3, "b",
+            "SET's edge over dense is larger with little data (ratio ≤ 0.3) than with most of it (ratio ≥ 0.7)",
+            _margin(("set",), "SET − dense, data ratio ≤ 0.3", ratio_max=0.3),
+            _margin(("set",), "SET − dense, data ratio ≥ 0.7", ratio_min=0.7), extra=True),
+    Finding("corruption_full_low_sparsity", 4, "ab",
+            "Trained on fully corrupted data (severity 5), most SNNs beat dense at low sparsity",
+            Group(SNNS, f"main methods at sparsity ≤ {LOW}", sparsity_max=LOW), DENSE),
+    Finding("lth_needs_low_sparsity", 4, "ab",
+            "Under corruption with full data, LTH falls behind the other SNNs at high sparsity",
+            Group(("gmp", "omp", "snip", "set"), f"GMP, OMP, SNIP, SET at sparsity ≥ {HIGH}", sparsity_min=HIGH),
+            Group(("lth",), f"LTH at sparsity ≥ {HIGH}", sparsity_min=HIGH)),
+    Finding("lth_below_omp", 4, "ab", "LTH (rewound to initialisation) is below OMP (kept trained weights)",
+            Group(("omp",), "OMP, all sparsities"), Group(("lth",), "LTH, all sparsities")),
+    Finding("set_snip_win_corruption_30", 4, "cd",
+            "With 30% corrupted data, SET and SNIP beat dense at high sparsity", SET_SNIP_HIGH, DENSE),
+    Finding("less_data_more_advantage_corruption", 4, "cd",
+            "The SNN margin over dense at high sparsity is larger with 30% than with all of the corrupted data",
+            _margin(("set", "snip"), "(SET, SNIP) − dense at sparsity ≥ 0.8, 30% data", sparsity_min=HIGH),
+            _margin(("set", "snip"), "(SET, SNIP) − dense at sparsity ≥ 0.8, full data", {"c": "a", "d": "b"},
+                    sparsity_min=HIGH)),
+    Finding("set_snip_win_vgg19_30", 5, "b", "VGG19 with 30% corrupted data: SET and SNIP beat dense at high sparsity",
+            SET_SNIP_HIGH, DENSE),
+    Finding("adv_snn_robust_full", 6, "ab", "Adversarial training, full data, sparsity 0.9: most SNNs are more "
+            "robust (PGD accuracy) than dense", Group(SNNS, "main methods at sparsity 0.9"), DENSE, "robust_acc"),
+    Finding("adv_set_best_full", 6, "ab", "Adversarial training, full data: SET is the most robust SNN",
+            Group(("set",), "SET"), Group(("gmp", "lth", "omp", "snip"), "GMP, LTH, OMP, SNIP"), "robust_acc"),
+    Finding("adv_lth_omp_lower_r18", 6, "b", "On CIFAR-100 / ResNet18, LTH and OMP are less robust than the other SNNs",
+            Group(("gmp", "snip", "set"), "GMP, SNIP, SET"), Group(("lth", "omp"), "LTH, OMP"), "robust_acc"),
+    Finding("adv_snn_robust_half", 6, "cd", "Adversarial training, 50% data: SNNs are more robust than dense",
+            Group(SNNS, "main methods at sparsity 0.9"), DENSE, "robust_acc"),
+    Finding("shallow_layers_denser", 7, "ab",
+            "SET (ERK) and SNIP keep the shallow third of conv layers denser than GMP, LTH and OMP",
+            Group(("set", "snip"), "SET, SNIP"), Group(("gmp", "lth", "omp"), "GMP, LTH, OMP"),
+            "shallow_density", structural=True),
+    Finding("erk_beats_uniform", 8, "ab",
+            "At sparsity 0.8 with 30% data, ERK layer-wise ratios help: Random-ERK beats Uniform",
+            Group(("random_erk",), "Random-ERK"), Group(("uniform",), "Uniform")),
+    Finding("win_twice_accuracy", 8, "cd",
+            "SET and SNIP 'win twice': their best runs are more accurate than dense (and cheaper, see params)",
+            Group(("set", "snip"), "SET and SNIP at their best sparsity", best=True), DENSE),
+    Finding("win_twice_fewer_params", 8, "cd", "SET's and SNIP's best runs use fewer parameters than dense",
+            DENSE, Group(("set", "snip"), "SET and SNIP at their best sparsity", best=True), "params", structural=True),
+    Finding("lth_omp_cost_more_flops", 8, "cd",
+            "LTH and OMP cost more training FLOPs than SET and SNIP (they train a dense model first)",
+            Group(("lth", "omp"), "LTH, OMP"), Group(("set", "snip"), "SET, SNIP"), "train_flops", structural=True),
+    Finding("severity2_no_gain", 9, "a",
+            "At severity 2 most SNNs are comparable to or worse than dense (OMP excepted): dense ≥ them",
+            DENSE, Group(("gmp", "lth", "snip", "set"), "GMP, LTH, SNIP, SET")),
+    Finding("severity2_omp_gain", 9, "a", "At severity 2, OMP beats dense", Group(("omp",), "OMP"), DENSE),
+    Finding("severity4_gain_grows", 9, "b", "The SNN advantage over dense is larger at severity 4 than at severity 2",
+            _margin(SNNS, "main methods − dense, severity 4"),
+            _margin(SNNS, "main methods − dense, severity 2", {"b": "a"})),
+    Finding("severity6_gain_shrinks", 9, "c", "At severity 6 the SNN advantage is smaller than at severity 4",
+            _margin(SNNS, "main methods − dense, severity 4", {"c": "b"}),
+            _margin(SNNS, "main methods − dense, severity 6")),
+    Finding("adv_snn_robust_s80", 10, "abcd", "As Figure 6 at sparsity 0.8: SNNs are more robust than dense",
+            Group(SNNS, "main methods at sparsity 0.8"), DENSE, "robust_acc", extra=True),
+    Finding("shallow_layers_denser_11", 11, "ab", "As Figure 7 with other data ratios: SET and SNIP keep shallow "
+            "layers denser than GMP, LTH and OMP", Group(("set", "snip"), "SET, SNIP"),
+            Group(("gmp", "lth", "omp"), "GMP, LTH, OMP"), "shallow_density", structural=True),
+    Finding("shallow_layers_denser_12", 12, "ab", "As Figure 7 on Tiny-ImageNet / ResNet34",
+            Group(("set", "snip"), "SET, SNIP"), Group(("gmp", "lth", "omp"), "GMP, LTH, OMP"), "shallow_density",
+            structural=True),
+)
+
+
+# ------------------------------------------------------------------------------------------ per-seed values
 def shallow_density(layers: pd.DataFrame) -> pd.DataFrame:
     """Per run: mean density of the first third of its conv layers (forward order)."""
-    conv = layers[layers["shape"].apply(len) == 4].copy()
+    conv = layers[layers["shape"].apply(lambda s: len(s if isinstance(s, list) else eval(str(s)))) == 4].copy()
     conv["index"] = conv.groupby("id").cumcount()
     n = conv.groupby("id")["index"].transform("max") + 1
     shallow = conv[conv["index"] < np.ceil(n / 3)]
-    out = shallow.groupby("id").agg(shallow_density=("density", "mean"), method=("method", "first"),
-                                    seed=("seed", "first"), data_ratio=("data_ratio", "first"),
-                                    density=("density_target", "first")).reset_index()
-    out["sparsity"] = (1 - out["density"]).round(6)
-    return out
+    return shallow.groupby("id")["density"].mean().rename("shallow_density").reset_index()
 
 
-def _per_seed(rows: pd.DataFrame, metric: str) -> pd.Series:
-    return rows.groupby("seed")[metric].mean()
+def _with_metric(rows: pd.DataFrame, metric: str, layers) -> pd.DataFrame:
+    if metric == "shallow_density":
+        if layers is None or not len(layers):
+            return rows.iloc[:0].assign(shallow_density=[])
+        rows = rows.merge(shallow_density(layers), on="id", how="inner")
+    return rows
 
 
-def _gap_rows(df: pd.DataFrame) -> pd.DataFrame:
-    """SET − dense per (seed, sparsity, data ratio): the quantity Figure 3(b) shows."""
-    dense = df[df.method == "dense"].groupby(["seed", "data_ratio"]).test_acc.mean().rename("dense_acc")
-    sett = df[df.method == "set"].join(dense, on=["seed", "data_ratio"])
-    return sett.assign(gap=sett.test_acc - sett.dense_acc)
+def _seed_values(rows: pd.DataFrame, g: Group, metric: str) -> pd.Series:
+    """One number per seed for group g (NaN-free), or an empty Series when the group has no runs."""
+    if not g.methods:  # the zero group: the margin itself is tested against 0
+        return pd.Series(0.0, index=sorted(rows.seed.unique()))
+    if metric not in rows or not len(rows):
+        return pd.Series(dtype=float)
+    value = rows[metric].astype(float)
+    if g.margin:
+        dense = rows[rows.method == "dense"].groupby(["seed", "data_ratio"])[metric].mean().rename("dense_value")
+        rows = rows.join(dense, on=["seed", "data_ratio"])
+        value = rows[metric].astype(float) - rows["dense_value"]
+    rows = rows.assign(value=value)
+    keep = rows.method.isin(g.methods) & rows.value.notna()
+    if not (len(g.methods) == 1 and g.methods[0] == "dense"):
+        keep &= (rows.sparsity >= g.sparsity_min - 1e-9) & (rows.sparsity <= g.sparsity_max + 1e-9)
+    keep &= (rows.data_ratio >= g.ratio_min - 1e-9) & (rows.data_ratio <= g.ratio_max + 1e-9)
+    rows = rows[keep]
+    if not len(rows):
+        return pd.Series(dtype=float)
+    if g.best:  # each method at the sparsity with its highest mean over seeds
+        means = rows.groupby(["method", "sparsity"]).value.mean()
+        best = means.groupby(level="method").idxmax()
+        rows = rows[[(m, s) in set(best.tolist()) for m, s in zip(rows.method, rows.sparsity)]]
+    return rows.groupby("seed").value.mean()
 
 
-def evaluate(tables: dict, profile: dict, profile_name: str) -> pd.DataFrame:
-    """One row per claim: numbers, test and verdict. `tables` maps experiment -> result DataFrame (and
-    'layers' -> the layer table of the layer-density runs)."""
+# ------------------------------------------------------------------------------------------ the ledger
+def _test(diffs: np.ndarray, structural: bool):
+    n = len(diffs)
+    mean = float(diffs.mean()) if n else np.nan
+    if structural:
+        verdict = ("supported" if n and (diffs > 0).all() else "contradicted" if n and (diffs < 0).all()
+                   else "inconclusive")
+        return mean, np.nan, np.nan, np.nan, verdict
+    if n < MIN_SEEDS:
+        return mean, np.nan, np.nan, np.nan, "not testable at this profile"
+    from scipy import stats
+
+    sd = diffs.std(ddof=1)
+    half = stats.t.ppf(0.975, n - 1) * sd / np.sqrt(n)
+    p = float(stats.ttest_1samp(diffs, 0.0).pvalue) if sd > 0 else (0.0 if mean != 0 else 1.0)
+    return mean, mean - half, mean + half, p, None  # verdict after the Holm adjustment
+
+
+def holm(p: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjustment: sort, multiply the k-th smallest by (m − k), keep monotone, cap at 1."""
+    p = np.asarray(p, float)
+    order = np.argsort(p, kind="stable")
+    m = len(p)
+    adjusted = np.empty(m)
+    running = 0.0
+    for k, i in enumerate(order):
+        running = max(running, (m - k) * p[i])
+        adjusted[i] = min(1.0, running)
+    return adjusted
+
+
+def evaluate(results: pd.DataFrame, profile: str, layers: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The ledger: one row per finding and panel (columns: COLUMNS). `results` is a runs table (runs.csv
+    or hslib.store.results); `layers` the layer table (defaults to results.attrs['layers'])."""
+    if layers is None:
+        layers = results.attrs.get("layers")
+    results = E.normalise(results)
     rows = []
-    for c in CLAIMS:
-        df = tables.get(c.experiment if c.experiment != "set_grid_gap" else "set_grid")
-        metric = c.metric
-        if df is not None and len(df):
-            if c.experiment == "layers":
-                df = shallow_density(df)
-            elif c.experiment == "set_grid_gap":
-                df, metric = _gap_rows(df), "gap"
-            if metric == "neg_train_flops":
-                df = df.assign(neg_train_flops=-df.train_flops)
-            a, b = _select(df, c.a, profile), _select(df, c.b, profile)
-        else:
-            a = b = pd.DataFrame(columns=["seed", metric])
-        row = {"claim": c.text, "figure": c.figure, "key": c.key, "metric": c.metric, "profile": profile_name}
-        if not len(a) or not len(b) or metric not in a or metric not in b:
-            rows.append({**row, "verdict": "not testable at this profile", "evidence": "runs not in this profile's grids"})
-            continue
-        if c.structural:  # every A must beat every B in each seed
-            sa, sb = a.groupby("seed")[metric].min(), b.groupby("seed")[metric].max()
-        else:
-            sa, sb = _per_seed(a, metric), _per_seed(b, metric)
-        seeds = sorted(set(sa.index) & set(sb.index))
-        diffs = (sa.loc[seeds] - sb.loc[seeds]).to_numpy(dtype=float)
-        a_mean, b_mean = float(a[metric].mean()), float(b[metric].mean())
-        p = np.nan
-        if c.structural:
-            verdict = "supported" if len(diffs) and (diffs > 0).all() else "not supported"
-            test = "direct comparison in every seed"
-        elif len(seeds) < MIN_SEEDS:
-            verdict = "not testable at this profile"
-            test = f"{len(seeds)} seed(s): no test (needs ≥ {MIN_SEEDS}); direction " + (
-                "agrees" if diffs.mean() > 0 else "disagrees")
-        else:
-            from scipy.stats import ttest_1samp
-            p = float(ttest_1samp(diffs, 0.0, alternative="greater").pvalue) if diffs.std() > 0 else (
-                0.0 if diffs.mean() > 0 else 1.0)
-            verdict = "supported" if p < ALPHA and diffs.mean() > 0 else "not supported"
-            test = f"paired one-sided t-test over {len(seeds)} seeds"
-        rows.append({**row, "a_mean": a_mean, "b_mean": b_mean, "diff": float(diffs.mean()) if len(diffs) else np.nan,
-                     "n_seeds": len(seeds), "p_value": p, "test": test, "verdict": verdict,
-                     "evidence": f"A={a_mean:.4g} (n={len(a)}) vs B={b_mean:.4g} (n={len(b)}), "
-                                 f"mean per-seed difference {diffs.mean():+.4g}"})
-    return pd.DataFrame(rows)
+    for f in FINDINGS:
+        fig = E.figure(f.figure)
+        for letter in f.panels:
+            panel = fig.panel(letter)
+            dataset, model = E.stand_in(profile, panel.pair)
+            row = {"key": f.key, "figure": f.figure, "panel": letter, "dataset": dataset, "model": model, "paper_pair": "/".join(E.PAIRS[panel.pair]), "statement": f.statement,
+                   "group_a": f.a.words, "group_b": f.b.words, "kind": "structural" if f.structural else "statistical",
+                   "extra": f.extra, "metric": f.metric}
+            values = []
+            for g in (f.a, f.b):
+                p = fig.panel(g.panel.get(letter, letter))
+                pr = _with_metric(E.panel_rows(results, p, profile), f.metric, layers)
+                values.append(_seed_values(pr, g, f.metric))
+            a, b = values
+            seeds = sorted(set(a.index) & set(b.index))
+            if not seeds:
+                rows.append({**row, "n_seeds": 0, "verdict": "not testable at this profile",
+                             "evidence": "the runs this finding needs are not in this profile's results"})
+                continue
+            diffs = (a.loc[seeds] - b.loc[seeds]).to_numpy(float)
+            mean, lo, hi, p, verdict = _test(diffs, f.structural)
+            rows.append({**row, "a_mean": float(a.loc[seeds].mean()), "b_mean": float(b.loc[seeds].mean()),
+                         "diff": mean, "ci_low": lo, "ci_high": hi, "p_value": p, "n_seeds": len(seeds),
+                         "verdict": verdict,
+                         "evidence": f"A − B per seed: {', '.join(f'{d:+.4g}' for d in diffs)} (seeds {seeds})"})
+    ledger = pd.DataFrame(rows).reindex(columns=COLUMNS)
+    tested = ledger.p_value.notna()
+    ledger["p_adjusted"] = np.nan
+    if tested.any():
+        ledger.loc[tested, "p_adjusted"] = holm(ledger.loc[tested, "p_value"].to_numpy())
+    for i in ledger.index[tested]:
+        significant = ledger.at[i, "p_adjusted"] < ALPHA
+        d = ledger.at[i, "diff"]
+        ledger.at[i, "verdict"] = ("supported" if significant and d > 0 else
+                                   "contradicted" if significant and d < 0 else "inconclusive")
+    return ledger

@@ -1,6 +1,6 @@
 """One run's configuration, its validation and stable id, and the named profiles.
 
-Every default below is the paper's setting (design.md §2); profiles override a few of them. A `RunConfig` is
+Every default below is the paper's setting (docs/design.md#method-semantics); profiles override a few. A `RunConfig` is
 frozen: `cfg.replace(density=0.2)` makes a new one. Its `id` is a short hash of every field that changes the
 result (not of where data lives or which device runs it), so the same experiment always lands in the same
 run directory and a finished run is never trained twice.
@@ -8,8 +8,11 @@ run directory and a finished run is never trained twice.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
+import math
+import numbers
 import re
 from dataclasses import dataclass, fields
 
@@ -77,7 +80,10 @@ class RunConfig:
     data_root: str = ""  # "" = $HSLIB_DATA or ./data
 
     def __post_init__(self):
-        object.__setattr__(self, "lr_milestones", tuple(float(m) for m in self.lr_milestones))
+        try:
+            object.__setattr__(self, "lr_milestones", tuple(float(m) for m in self.lr_milestones))
+        except (TypeError, ValueError):
+            _fail("lr_milestones", self.lr_milestones, "a list of fractions of training in (0, 1)")
         self.validate()
         from .sparse.methods import METHODS
         if not self.distribution:
@@ -111,7 +117,7 @@ class RunConfig:
             unused += ADVERSARIAL_KNOBS
         return unused
 
-    @property
+    @functools.cached_property  # a frozen config's id never changes; sweeps ask for it often
     def id(self) -> str:
         ident = {k: v for k, v in self.to_dict().items() if k not in EXECUTION_FIELDS}
         for name in self.unused_fields():
@@ -121,7 +127,7 @@ class RunConfig:
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
     def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
+        d = {name: getattr(self, name) for name in _FIELD_NAMES}  # every value is a plain literal
         d["lr_milestones"] = list(d["lr_milestones"])
         return d
 
@@ -147,6 +153,20 @@ class RunConfig:
         """Raise one ValueError naming the field and the allowed values; nothing has run yet."""
         from .sparse.methods import METHODS
 
+        # Types first, so that a wrong type (e.g. a string from a command line or notebook parameter) gets
+        # this one error rather than a TypeError from a comparison below.
+        for name, allowed in _NUMBERS.items():
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or math.isnan(v):
+                _fail(name, v, allowed)
+        for name in ("nesterov", "zero_momentum", "compile"):
+            if not isinstance(getattr(self, name), bool):
+                _fail(name, getattr(self, name), [True, False])
+        for name in ("dataset", "model", "method", "distribution", "subset", "corruption", "adversarial",
+                     "adv_bn_mode", "profile", "device", "data_root"):
+            if not isinstance(getattr(self, name), str):
+                allowed = {"method": sorted(METHODS), "profile": sorted(PROFILES)}.get(name, _STRINGS.get(name))
+                _fail(name, getattr(self, name), allowed or "a string")
         if self.dataset not in DATASETS:
             _fail("dataset", self.dataset, list(DATASETS))
         if self.model not in MODELS:
@@ -181,7 +201,7 @@ class RunConfig:
             for c in self.corruptions:
                 if c not in NAMES:
                     _fail("corruption", self.corruption, f"'' or '+'-joined names from {list(NAMES)}")
-        if self.severity not in (1, 2, 3, 4, 5, 6):
+        if isinstance(self.severity, bool) or self.severity not in (1, 2, 3, 4, 5, 6):
             _fail("severity", self.severity, [1, 2, 3, 4, 5, 6])
         if self.adversarial not in ADVERSARIAL:
             _fail("adversarial", self.adversarial, list(ADVERSARIAL))
@@ -191,10 +211,13 @@ class RunConfig:
             _fail("adv_step", self.adv_step, "a number > 0")
         if self.adv_bn_mode not in BN_MODES:
             _fail("adv_bn_mode", self.adv_bn_mode, list(BN_MODES))
-        if not (isinstance(self.stop_epoch, int) and 0 <= self.stop_epoch <= self.epochs):
+        if not (isinstance(self.stop_epoch, int) and not isinstance(self.stop_epoch, bool)
+                and 0 <= self.stop_epoch <= self.epochs):
             _fail("stop_epoch", self.stop_epoch, f"an integer in [0, epochs={self.epochs}]")
         if not self.lr > 0:
             _fail("lr", self.lr, "a number > 0")
+        if not 0 < self.lr_gamma <= 1:
+            _fail("lr_gamma", self.lr_gamma, "a number in (0, 1]")
         if not 0 <= self.momentum < 1:
             _fail("momentum", self.momentum, "a number in [0, 1)")
         if not self.weight_decay >= 0:
@@ -207,7 +230,7 @@ class RunConfig:
             _fail("zeta", (self.zeta, self.zeta_final), "0 < zeta_final <= zeta < 1")
         if not 0 <= self.gmp_start < self.gmp_end <= 1:
             _fail("gmp_start/gmp_end", (self.gmp_start, self.gmp_end), "0 <= gmp_start < gmp_end <= 1")
-        if not (isinstance(self.seed, int) and self.seed >= 0):
+        if not (isinstance(self.seed, int) and not isinstance(self.seed, bool) and self.seed >= 0):
             _fail("seed", self.seed, "an integer >= 0")
         if self.profile not in PROFILES:
             _fail("profile", self.profile, sorted(PROFILES))
@@ -216,6 +239,19 @@ class RunConfig:
 
 
 _DEFAULTS = {f.name: f.default for f in fields(RunConfig)}
+_FIELD_NAMES = tuple(_DEFAULTS)
+# The real-valued fields and what each allows (its range is checked in validate).
+_NUMBERS = {"width": "a number in (0, 4]", "density": "a number in (0, 1]", "data_ratio": "a number in (0, 1]",
+            "label_noise": "a number in [0, 1)", "adv_eps": "a number >= 0", "adv_step": "a number > 0",
+            "lr": "a number > 0", "momentum": "a number in [0, 1)", "weight_decay": "a number >= 0",
+            "lr_gamma": "a number in (0, 1]", "update_every": "a number of epochs > 0",
+            "zeta": "a number in (0, 1)", "zeta_final": "a number in (0, zeta]", "gmp_start": "a number in [0, 1)",
+            "gmp_end": "a number in (0, 1]"}
+_STRINGS = {"dataset": list(DATASETS), "model": list(MODELS), "subset": list(SUBSETS),
+            "adversarial": list(ADVERSARIAL), "adv_bn_mode": list(BN_MODES),
+            "corruption": "'' or '+'-joined corruption names (hslib.corruptions.NAMES)",
+            "data_root": "'' ($HSLIB_DATA or ./data) or a folder path",
+            "device": "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"}
 SPARSE_KNOBS = ("update_every", "zeta", "zeta_final", "gmp_start", "gmp_end", "snip_batch", "zero_momentum")
 ADVERSARIAL_KNOBS = ("adv_eps", "adv_step", "adv_steps", "adv_eval_steps", "adv_bn_mode")
 
@@ -228,48 +264,36 @@ _PAPER = {
     "about": "the paper's full matrix: 200 epochs, sparsity 0.1...0.9, three seeds (GPU cluster)",
     "run": {},  # RunConfig overrides; the paper's settings are RunConfig's defaults
     "seeds": [0, 1, 2],
-    "pairs": {  # (dataset, model) per experiment family
-        "el2n": [["cifar100", "resnet18"], ["tinyimagenet", "resnet34"]],
-        "corruption": [["cifar100", "resnet18"], ["tinyimagenet", "resnet34"]],
-        "corruption_vgg": [["cifar100", "vgg19"]],
-        "adversarial": [["cifar10", "vgg16"], ["cifar100", "resnet18"]],
-    },
-    "methods": ["gmp", "lth", "omp", "snip", "set"],  # the main methods (Figures 2, 4, 5, 6, 9, 10)
-    "variants": ["omp_erk", "random_erk", "uniform"],  # the SNN variants (Figures 8, 13, 14)
+    # The (dataset, model) each of the paper's pairs (hslib.experiments.PAIRS) runs as; a profile without the
+    # paper's data names a stand-in, and every panel title says so.
+    "stand_ins": {"c100_r18": ["cifar100", "resnet18"], "tiny_r34": ["tinyimagenet", "resnet34"],
+                  "c100_v19": ["cifar100", "vgg19"], "c10_v16": ["cifar10", "vgg16"]},
+    # Sparsity axes of the panels that sweep sparsity (hslib.experiments.GRIDS names which one a grid uses);
+    # data ratios, fixed sparsities and severities are the paper's and live in the table of figures.
     "sparsities": _ALL,  # Figure 2
-    "el2n_ratios": [0.5, 0.3],  # EL2N top-50% and top-30%
     "grid_sparsities": _ALL,  # Figure 3: SET sparsity x data ratio
     "grid_ratios": _ALL,
-    "variant_sparsities": [0.8, 0.7],  # Figures 8, 13, 14
-    "variant_ratios": [1.0, 0.3],
     "corruptions": ["gaussian_noise", "impulse_noise", "defocus_blur"],  # one drawn per image
-    "severity": 5,
-    "corruption_ratios": [1.0, 0.3],  # Figures 4, 5
-    "corruption_sparsities": _ALL,
-    "severities": [2, 4, 6],  # Figure 9 (at the smaller corruption ratio)
-    "severity_sparsities": _ALL,
-    "adversarial_sparsities": [0.9, 0.8],  # Figures 6 and 10
-    "adversarial_ratios": [1.0, 0.5],
+    "corruption_sparsities": _ALL,  # Figures 4, 5
+    "severity_sparsities": _ALL,  # Figure 9
 }
 PROFILES = {
     "paper": _PAPER,
     "gpu": {**_PAPER,
-            "about": "one GPU in an afternoon: CIFAR pairs only, 30 epochs, sparsities 0.5/0.8/0.9, one seed",
+            "about": "the paper's design on one GPU in a day: every pair, 3 seeds, 30 epochs, sparsities 0.1/0.5/0.8/0.9",
             "run": {"epochs": 30, "el2n_epoch": 3, "el2n_runs": 2, "update_every": 1.0},
-            "seeds": [0],
-            "pairs": {"el2n": [["cifar100", "resnet18"]], "corruption": [["cifar100", "resnet18"]],
-                      "corruption_vgg": [["cifar100", "vgg19"]], "adversarial": [["cifar10", "vgg16"]]},
-            "sparsities": [0.5, 0.8, 0.9], "grid_sparsities": [0.5, 0.9], "grid_ratios": [0.1, 0.3, 0.5, 0.7, 0.9],
-            "corruption_sparsities": [0.5, 0.8, 0.9], "severity_sparsities": [0.8]},
+            "seeds": [0, 1, 2],
+            "sparsities": [0.1, 0.5, 0.8, 0.9], "grid_sparsities": [0.5, 0.9], "grid_ratios": [0.1, 0.3, 0.5, 0.7, 0.9],
+            "corruption_sparsities": [0.1, 0.5, 0.8, 0.9], "severity_sparsities": [0.5, 0.8, 0.9]},
     "smoke": {**_PAPER,
               "about": "embedded digits dataset, tiny widths, a few epochs, one seed: proves the pipeline, not the science",
               "run": {"epochs": 3, "width": 0.0625, "batch_size": 32, "el2n_epoch": 1, "el2n_runs": 2, "update_every": 1.0,
                       "adv_steps": 1, "adv_eval_steps": 2},
               "seeds": [0],
-              "pairs": {"el2n": [["digits", "resnet18"]], "corruption": [["digits", "resnet18"]],
-                        "corruption_vgg": [["digits", "vgg19"]], "adversarial": [["digits", "vgg16"]]},
+              "stand_ins": {"c100_r18": ["digits", "resnet18"], "tiny_r34": ["digits", "resnet18"],
+                            "c100_v19": ["digits", "vgg19"], "c10_v16": ["digits", "vgg16"]},
               "sparsities": [0.8, 0.9], "grid_sparsities": [0.8, 0.9], "grid_ratios": [0.3, 0.5, 0.9],
-              "variant_sparsities": [0.8], "corruption_sparsities": [0.8, 0.9], "severity_sparsities": [0.8]},
+              "corruption_sparsities": [0.8, 0.9], "severity_sparsities": [0.8]},
 }
 
 

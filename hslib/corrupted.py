@@ -4,7 +4,7 @@ For a split of a dataset, `<cache>/corrupted/<dataset>-<split>-<hash>/<name>.npy
 one corruption, uint8 NHWC, severities 1…6 stacked (rows s·N … (s+1)·N − 1 are severity s + 1; the real
 CIFAR-10-C / CIFAR-100-C files stack 1…5 the same way), with `labels.npy` and `provenance.json` beside it.
 
-Corruption training (design.md §2) gives every image ONE corruption drawn from the run's set with a fixed
+Corruption training (docs/design.md#corruptions) gives every image ONE corruption drawn from the run's set with a fixed
 seed (per split, independent of the run seed), at the run's severity, for train, val and test alike. When
 the real CIFAR-10-C / CIFAR-100-C folder is under the data root, the test split is taken from it instead
 (`corruption_source` = "real ..."), the same draw deciding which corruption each test image gets.

@@ -1,6 +1,6 @@
 """Common corruptions (Hendrycks & Dietterich 2019) at CIFAR-C (32x32) and Tiny-ImageNet-C (64x64) scale.
 
-Clean-room implementation from ``/work/shared/corruptions-spec.md`` (which describes
+Clean-room implementation from ``docs/corruptions.md`` (which describes
 ``make_cifar_c.py`` / ``make_tinyimagenet_c.py`` of hendrycks/robustness); section numbers in comments
 refer to that spec.  No code was taken from hendrycks/robustness, ``imagecorruptions`` or other repositories.
 

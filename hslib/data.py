@@ -56,22 +56,69 @@ def _read_digits(root):
     return x[train], y[train], x[test], y[test], [str(i) for i in range(10)]
 
 
-def _read_cifar(root, name):
-    import torchvision
+# The official python-pickle layout (https://www.cs.toronto.edu/~kriz/cifar.html): per file a dict with
+# b"data" (uint8 N×3072: the R, G and B 32×32 planes of each image, row-major) and the labels; the class
+# names are in the meta file. Read here directly rather than through torchvision, whose md5 check rejects
+# any file but the official ones and whose errors do not say which file is wrong.
+CIFAR_LAYOUT = {
+    "cifar10": ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], ["test_batch"], "labels",
+                "batches.meta", "label_names"),
+    "cifar100": ("cifar-100-python", ["train"], ["test"], "fine_labels", "meta", "fine_label_names"),
+}
 
-    cls = torchvision.datasets.CIFAR10 if name == "cifar10" else torchvision.datasets.CIFAR100
-    folder = root / ("cifar-10-batches-py" if name == "cifar10" else "cifar-100-python")
+
+def _unpickle(path: Path) -> dict:
+    """One CIFAR pickle as a dict with str keys (the files are Python 2 pickles: keys may come back as bytes)."""
+    import pickle
+
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: missing; the CIFAR folder must hold the official python-pickle files")
+    try:
+        with open(path, "rb") as f:
+            d = pickle.load(f, encoding="latin1")
+    except Exception as e:  # truncated or not a pickle at all
+        raise ValueError(f"{path}: damaged or not a CIFAR pickle file ({type(e).__name__}: {e})") from None
+    if not isinstance(d, dict):
+        raise ValueError(f"{path}: not a CIFAR pickle file (holds a {type(d).__name__}, expected a dict)")
+    return {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in d.items()}
+
+
+def _read_cifar_batches(paths: list, label_key: str):
+    xs, ys = [], []
+    for path in paths:
+        d = _unpickle(path)
+        if "data" not in d or label_key not in d:
+            raise ValueError(f"{path}: lacks the 'data' or {label_key!r} entry of the CIFAR layout")
+        x, y = np.asarray(d["data"]), np.asarray(d[label_key], dtype=np.int64)
+        if x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != 3072 or len(y) != len(x):
+            raise ValueError(f"{path}: expected uint8 data of shape N×3072 and N labels, got {x.dtype} "
+                             f"{x.shape} and {len(y)} labels")
+        xs.append(x.reshape(-1, 3, 32, 32))
+        ys.append(y)
+    return np.ascontiguousarray(np.concatenate(xs)), np.concatenate(ys)
+
+
+def _read_cifar(root, name):
+    folder_name, train_files, test_files, label_key, meta_file, names_key = CIFAR_LAYOUT[name]
+    folder = root / folder_name
     download = os.environ.get(DOWNLOAD_ENV, "") == "1"
     if not folder.exists() and not download:
         raise FileNotFoundError(
             f"data_root={str(root)!r} has no dataset {name!r}: looked for {folder}. Put the torchvision CIFAR files there "
             f"(https://www.cs.toronto.edu/~kriz/cifar.html), point data_root / $HSLIB_DATA at their parent, "
             f"or set {DOWNLOAD_ENV}=1 to let torchvision download them.")
-    out = []
-    for train in (True, False):
-        ds = cls(str(root), train=train, download=download)
-        out += [np.ascontiguousarray(ds.data.transpose(0, 3, 1, 2)), np.asarray(ds.targets, dtype=np.int64)]
-    return (*out, list(ds.classes))
+    if not folder.exists():
+        import torchvision
+
+        cls = torchvision.datasets.CIFAR10 if name == "cifar10" else torchvision.datasets.CIFAR100
+        cls(str(root), train=True, download=True)  # fetches and unpacks the official archive
+    xtr, ytr = _read_cifar_batches([folder / f for f in train_files], label_key)
+    xte, yte = _read_cifar_batches([folder / f for f in test_files], label_key)
+    meta = _unpickle(folder / meta_file)
+    if names_key not in meta:
+        raise ValueError(f"{folder / meta_file}: lacks the {names_key!r} entry of the CIFAR layout")
+    names = [n.decode("latin1") if isinstance(n, bytes) else str(n) for n in meta[names_key]]
+    return xtr, ytr, xte, yte, names
 
 
 def _read_tinyimagenet(root):
@@ -85,16 +132,40 @@ def _read_tinyimagenet(root):
     wnids = base.joinpath("wnids.txt").read_text().split()
     index = {w: i for i, w in enumerate(wnids)}
 
-    def read(paths):
+    def decode(p):
         # Some images are greyscale: convert("RGB") replicates them to three channels.
-        return np.stack([np.asarray(Image.open(p).convert("RGB")).transpose(2, 0, 1) for p in paths])
+        try:
+            with Image.open(p) as im:
+                return np.asarray(im.convert("RGB")).transpose(2, 0, 1)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{p}: missing (listed by {base / 'val' / 'val_annotations.txt'})") from None
+        except (OSError, ValueError, SyntaxError) as e:  # truncated, damaged or not an image
+            raise ValueError(f"{p}: damaged or not a readable JPEG ({type(e).__name__}: {e})") from None
 
+    def read(paths):
+        return np.stack([decode(p) for p in paths])
+
+    listed = base / "wnids.txt"
+    unlisted = sorted(d.name for d in (base / "train").iterdir() if d.is_dir() and d.name not in index) \
+        if (base / "train").is_dir() else []
+    if unlisted:
+        raise ValueError(f"{base / 'train'}: class folder(s) {unlisted[:5]} are not listed in {listed}")
+    for w in wnids:
+        if not (base / "train" / w / "images").is_dir():
+            raise FileNotFoundError(f"{base / 'train' / w / 'images'}: missing; {listed} lists class {w!r}")
     train = [(p, index[w]) for w in wnids for p in sorted((base / "train" / w / "images").glob("*.JPEG"))]
     val = []
-    for line in (base / "val" / "val_annotations.txt").read_text().splitlines():
-        fname, wnid = line.split("\t")[:2]
-        if wnid in index:
-            val.append((base / "val" / "images" / fname, index[wnid]))
+    annotations = base / "val" / "val_annotations.txt"
+    for n, line in enumerate(annotations.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) < 2:
+            raise ValueError(f"{annotations}, line {n}: expected '<file>\\t<wnid>\\t...', got {line!r}")
+        fname, wnid = fields[:2]
+        if wnid not in index:
+            raise ValueError(f"{annotations}, line {n}: wnid {wnid!r} of {fname} is not listed in {listed}")
+        val.append((base / "val" / "images" / fname, index[wnid]))
     words = dict(l.split("\t", 1) for l in base.joinpath("words.txt").read_text().splitlines()) \
         if (base / "words.txt").exists() else {}
     names = [words.get(w, w).split(",")[0].strip() for w in wnids]
@@ -180,6 +251,18 @@ def check_available(name: str, root=None):
     """Raise the dataset's clear 'not found' error now, before any work starts."""
     _check(name, "train")
     _official(name, str(data_root(root)))
+
+
+def check_files(name: str, root=None):
+    """Raise the dataset's 'not found' error (where the loader looked, how to get the files) if its files are not
+    where the loader looks; reads no data, so a sweep can check every dataset it needs, once, before any run."""
+    _check(name, "train")
+    path = data_root(root)
+    if _source_stamp(name, path) is not None:  # the loader's own marker (folder or index file) is there
+        return
+    if name in ("cifar10", "cifar100") and os.environ.get(DOWNLOAD_ENV, "") == "1":
+        return  # the loader will download it
+    READERS[name](path)  # its first check raises the FileNotFoundError before anything is read
 
 
 def random_subset(n: int, ratio: float) -> np.ndarray:

@@ -41,7 +41,7 @@ def scoring_configs(cfg) -> list:
 def scores_dir(cfg, root=store.DEFAULT_ROOT) -> Path:
     """<root>/../scores/<key>: the key hashes the scoring runs' ids."""
     key = hashlib.sha256(" ".join(c.id for c in scoring_configs(cfg)).encode()).hexdigest()[:12]
-    return Path(root).parent / "scores" / f"{cfg.dataset}-{cfg.model}-{key}"
+    return store.outputs_dir("scores", Path(root).parent) / f"{cfg.dataset}-{cfg.model}-{key}"
 
 
 def _data_hash(images, labels) -> str:

@@ -1,176 +1,192 @@
-"""The paper's figures, one function each, from tidy result tables (hslib.sweep.run / hslib.store).
+"""Every figure of the paper, drawn from a results table by one function: `draw(name, results, profile)`.
 
-Each function takes the rows of the runs it plots and the profile's settings, and returns a matplotlib
-figure; notebooks save it as figNN_<topic>.{png,pdf}. Panel letters follow the paper; when a profile has
-fewer dataset/model pairs than the paper, a panel for a missing pair shows the profile's first pair and
-says so in its title.
+What each panel shows comes from the table in hslib.experiments (its letter, the paper's pair, the data,
+the axis); this module only draws. A panel whose pair the profile replaces by a stand-in says so in its
+title; a panel without runs says "no runs" instead of disappearing, so letters never shift. Accuracies are
+in %, mean ± sd over seeds; one legend per figure sits below the panels; every method has one colour
+everywhere (its registry entry). The returned figure carries `fig.hslib_meta` (profile, panels, run ids),
+which `plots.save` writes beside the image as <name>.json.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from . import experiments as E
 from . import plots
-from .models import build_model
 from .sparse.distributions import scaled_densities
-from .sparse.masks import maskable
 
-LETTERS = "abcdefgh"
-
-
-def _pick(df, **eq) -> pd.DataFrame:
-    mask = np.ones(len(df), bool)
-    for k, v in eq.items():
-        mask &= np.isclose(df[k], v) if isinstance(v, float) else (df[k] == v).to_numpy()
-    return df[mask]
+NAMES = tuple(f.name for f in E.FIGURES)
+TOP_RUNS = 5  # Figure 8 (c, d): the five most accurate settings of each method
 
 
-def _pair_for(pairs: list, index: int):
-    """The profile's pair for a paper panel, and a note when the profile lacks that pair."""
-    if index < len(pairs):
-        return pairs[index], ""
-    return pairs[0], " (profile has one pair: first pair shown)"
+def _ratio_text(panel: E.Panel) -> str:
+    if panel.ratio is None:
+        return "data ratio × sparsity"
+    if panel.ratio >= 1:
+        return "full data"
+    return f"EL2N top-{panel.ratio:.0%}" if panel.family == "el2n" else f"{panel.ratio:.0%} data"
 
 
-def _ratio_label(ratio, subset):
-    if subset == "hard":
-        return "full data" if ratio >= 1 else f"EL2N top-{ratio:.0%}"
-    return "full data" if ratio >= 1 else f"{ratio:.0%} data"
+def panel_title(panel: E.Panel, profile: str) -> str:
+    parts = [E.pair_note(profile, panel.pair), _ratio_text(panel)]
+    if panel.family == "corruption":
+        parts.append(f"severity {panel.severity}")
+    if panel.sparsity is not None:
+        parts.append(f"sparsity {panel.sparsity:g}")
+    return f"({panel.letter}) " + ", ".join(parts)
 
 
-def _title(i, dataset, model, extra):
-    return f"({LETTERS[i]}) {plots.pair_label(dataset, model)}, {extra}"
+def _wrap(text: str, width: int = 60) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width))
 
 
-def accuracy_grid(df, pairs, ratios, profile, text, subset="hard", metric="test_acc"):
-    """Accuracy vs sparsity panels: ratio-major, pair-minor (Figures 2, 4, 5)."""
-    specs = [(r, p) for r in ratios for p in pairs]
-    fig, axes = plots.panels(len(specs))
-    for i, (ax, (ratio, (dataset, model))) in enumerate(zip(axes, specs)):
-        rows = _pick(df, dataset=dataset, model=model, data_ratio=float(ratio))
-        plots.accuracy_vs_sparsity(ax, rows, metric, _title(i, dataset, model, _ratio_label(ratio, subset)))
-    plots.suptitle(fig, text, profile)
-    fig.tight_layout()
-    return fig
+def _no_runs(ax, title):
+    ax.set_title(_wrap(title + ": no runs"), fontsize=8)
+    ax.text(0.5, 0.5, "no runs at this profile", ha="center", va="center", transform=ax.transAxes, color="0.4")
 
 
-def set_grid(df, pair, profile):
-    """Figure 3: SET accuracy over sparsity × data ratio, and SET − dense."""
-    dataset, model = pair
-    rows = _pick(df, dataset=dataset, model=model)
-    sett = rows[rows.method == "set"].groupby(["sparsity", "data_ratio"]).test_acc.mean().unstack("data_ratio")
-    dense = rows[rows.method == "dense"].groupby("data_ratio").test_acc.mean()
-    diff = sett - dense.reindex(sett.columns).to_numpy()[None, :]
-    fig, axes = plots.panels(2, width=5.0, height=3.8)
-    plots.heatmap(axes[0], sett.sort_index(ascending=False), f"(a) SET accuracy, {plots.pair_label(dataset, model)}")
-    plots.heatmap(axes[1], diff.sort_index(ascending=False), "(b) SET − dense (same data ratio)", center=0.0)
-    for ax in axes:
+# ------------------------------------------------------------------------------------------ panels
+def _set_tables(rows):
+    sett = rows[rows.method == "set"].groupby(["sparsity", "data_ratio"]).test_acc.mean().unstack("data_ratio") * 100
+    dense = rows[rows.method == "dense"].groupby("data_ratio").test_acc.mean() * 100
+    return sett.sort_index(ascending=False), sett.sort_index(ascending=False) - dense.reindex(sett.columns).to_numpy()
+
+
+def _erk_reference(layers: pd.DataFrame, density: float) -> dict:
+    """ERK and uniform prescriptions for the *run's own* layers (its width, its classifier included), shown
+    on its conv layers: a width-1/16 SET run then sits on its ERK line instead of seeming to drift."""
+    one = layers[layers.id == layers.id.iloc[0]].sort_values("index")
+    shapes = [tuple(s) for s in one["shape"]]
+    conv = [i for i, s in enumerate(shapes) if len(s) == 4]
+    out = {}
+    for name, rule in (("ERK", "erk"), ("uniform", "uniform")):
+        dens = scaled_densities(shapes, rule, density)
+        out[name] = [dens[i] for i in conv]
+    return out
+
+
+def _conv_layers(layers: pd.DataFrame) -> tuple[pd.DataFrame, list[int]]:
+    conv = layers[layers["shape"].apply(len) == 4].copy()
+    conv = conv.sort_values(["id", "index"])
+    conv["index"] = conv.groupby("id").cumcount()
+    first = conv[conv.id == conv.id.iloc[0]]
+    shortcuts = [int(i) for i, s in zip(first["index"], first["shape"]) if s[2] == 1 and s[3] == 1]
+    return conv, shortcuts
+
+
+def _flops_points(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per method, its TOP_RUNS most accurate sparsities (means over seeds); dense is one point."""
+    g = rows.groupby(["method", "sparsity"], as_index=False)[["train_flops", "test_acc", "params"]].mean()
+    return g.sort_values("test_acc", ascending=False).groupby("method").head(TOP_RUNS)
+
+
+def _draw_panel(ax, panel: E.Panel, rows: pd.DataFrame, layers, profile: str):
+    title = panel_title(panel, profile)
+    if panel.show in ("layers",):
+        ids = set(rows[rows.method != "dense"].id)
+        lrows = layers[layers.id.isin(ids)] if layers is not None and len(layers) else pd.DataFrame()
+        if not len(lrows):
+            return _no_runs(ax, title)
+        lrows = lrows.drop(columns=[c for c in ("method",) if c in lrows]).merge(rows[["id", "method"]], on="id")
+        lrows = lrows.assign(shape=lrows["shape"].apply(lambda s: list(s) if not isinstance(s, str) else eval(s)))
+        conv, shortcuts = _conv_layers(lrows)
+        refs = _erk_reference(lrows, 1 - panel.sparsity)
+        return plots.layer_density(ax, conv, refs, _wrap(title), shortcuts)
+    if not len(rows) or not (rows.method != "dense").any():
+        return _no_runs(ax, title)
+    if panel.show == "curve":
+        plots.accuracy_vs_sparsity(ax, rows, panel.metric if panel.metric != "robust_acc" else "test_acc", _wrap(title))
+    elif panel.show in ("set_acc", "set_gap"):
+        acc, gap = _set_tables(rows)
+        if panel.show == "set_acc":
+            plots.heatmap(ax, acc, _wrap(f"({panel.letter}) SET test accuracy (%), {E.pair_note(profile, panel.pair)}"))
+        else:
+            plots.heatmap(ax, gap, _wrap(f"({panel.letter}) SET − dense (points of %), same data ratio"), center=0.0)
         ax.set_xlabel("EL2N top-x data ratio")
         ax.set_ylabel("sparsity")
-    plots.suptitle(fig, "Figure 3: SET on EL2N-hard subsets", profile)
-    fig.tight_layout()
+    elif panel.show == "bars":
+        plots.method_bars(ax, rows, "clean_acc", _wrap(title), second="robust_acc")
+    elif panel.show == "variant_bars":
+        plots.method_bars(ax, rows, "test_acc", _wrap(title))
+    elif panel.show == "flops":
+        plots.flops_bubbles(ax, _flops_points(rows), _wrap(title + f"; top-{TOP_RUNS} settings per method"))
+    else:
+        raise ValueError(f"panel show={panel.show!r} has no drawing")
+
+
+def draw(name, results, profile: str, layers: pd.DataFrame | None = None):
+    """Figure `name` (a figure file stem from NAMES, or its number) from a results table of `profile`.
+    `layers`: the layer table for layer-density panels (default: results.attrs['layers']).
+    Figure 1 takes the EL2N images instead: a dict with images, labels, scores and class names."""
+    fig_spec = E.figure(name)
+    if fig_spec.number == 1:
+        return examples(results, profile)
+    if layers is None:
+        layers = results.attrs.get("layers")
+    results = E.normalise(results)
+    n = len(fig_spec.panels)
+    wide = fig_spec.number in (3, 7, 11, 12)
+    fig, axes = plots.panels(n, width=5.4 if wide else 4.2, height=3.9 if wide else 3.4)
+    used, described = set(), []
+    for ax, panel in zip(axes, fig_spec.panels):
+        rows = E.panel_rows(results, panel, profile)
+        _draw_panel(ax, panel, rows, layers, profile)
+        used |= set(rows.id)
+        described.append({"letter": panel.letter, "paper_pair": list(E.PAIRS[panel.pair]),
+                          "run_pair": list(E.stand_in(profile, panel.pair)),
+                          "stand_in": E.stand_in(profile, panel.pair) != E.PAIRS[panel.pair],
+                          "grid": panel.grid, "data_ratio": panel.ratio, "sparsity": panel.sparsity,
+                          "severity": panel.severity if panel.family == "corruption" else None,
+                          "shows": panel.show, "runs": int(len(rows)), "title": panel_title(panel, profile)})
+    title = f"Figure {fig_spec.number}: {fig_spec.title}"
+    adv = results[results.id.isin(used) & (results.adversarial != "")] if len(results) else results
+    if fig_spec.number in (6, 10) and len(adv):
+        title += (f"; PGD-{int(adv.adv_steps.iloc[0])} training, PGD-{int(adv.adv_eval_steps.iloc[0])} evaluation"
+                  "; light bars clean, solid bars PGD")
+    if any(p.family == "corruption" for p in fig_spec.panels) and len(results):
+        src = results[results.id.isin(used) & (results.corruption != "")].corruption_source.dropna().astype(str)
+        if len(set(src) - {""}):
+            title += f"; test set: {', '.join(sorted(set(src) - {''}))}"
+    plots.suptitle(fig, title, profile)
+    shown = plots.methods_in(results[results.id.isin(used)]) if used else []
+    if all(p.show == "layers" for p in fig_spec.panels):
+        shown = [m for m in shown if m != "dense"]  # layer panels show sparse masks only
+    if fig_spec.number in (3,):
+        fig.tight_layout(rect=(0, 0, 1, 0.95))
+    else:
+        plots.method_legend(fig, shown)
+    fig.hslib_meta = {"figure": fig_spec.number, "name": fig_spec.name, "profile": profile, "panels": described,
+                      "run_ids": sorted(used)}
     return fig
 
 
-def adversarial(df, pairs, ratios, sparsity, profile, number):
-    """Figures 6 and 10: clean and PGD robust accuracy per method at one sparsity (dense for reference)."""
-    specs = [(p, r) for p in pairs for r in ratios]
-    fig, axes = plots.panels(len(specs))
-    keep = df[(df.method == "dense") | np.isclose(df.sparsity, sparsity)]
-    for i, (ax, ((dataset, model), ratio)) in enumerate(zip(axes, specs)):
-        rows = _pick(keep, dataset=dataset, model=model, data_ratio=float(ratio))
-        plots.method_bars(ax, rows, ("clean_acc", "robust_acc"), _title(i, dataset, model, _ratio_label(ratio, "random")))
-    plots.suptitle(fig, f"Figure {number}: adversarial training (PGD), sparsity {sparsity}", profile)
-    fig.tight_layout()
-    return fig
-
-
-def conv_layers(layers: pd.DataFrame) -> pd.DataFrame:
-    """Only conv layers (4-D weights), re-indexed 0… in forward order."""
-    conv = layers[layers["shape"].apply(len) == 4].copy()
-    conv["index"] = conv.groupby("id").cumcount()
-    return conv
-
-
-def reference_densities(model: str, density: float, width: float = 1.0) -> dict:
-    """ERK and uniform per-layer densities of the conv layers of `model` (the prescriptions)."""
-    m = build_model(model, 10, width=width)
-    shapes = [tuple(p.shape) for _, p in maskable(m) if p.dim() == 4]
-    return {"ERK": scaled_densities(shapes, "erk", density), "uniform": scaled_densities(shapes, "uniform", density)}
-
-
-def layer_density(panels_spec: list, profile: str, number: int, width: float = 1.0):
-    """Figures 7, 11, 12. panels_spec: [(title, layers DataFrame of one model, model name, density)]."""
-    fig, axes = plots.panels(len(panels_spec), width=5.2, height=3.6)
-    for i, (ax, (title, layers, model, density)) in enumerate(zip(axes, panels_spec)):
-        if len(layers):
-            refs = reference_densities(model, density, width)
-            plots.layer_density(ax, conv_layers(layers), refs, f"({LETTERS[i]}) {title}")
-        else:
-            ax.set_title(f"({LETTERS[i]}) {title}: no runs", fontsize=9)
-    plots.suptitle(fig, f"Figure {number}: layer-wise density of conv layers", profile)
-    fig.tight_layout()
-    return fig
-
-
-def variants(df, sparsity, ratio, profile, text, letters="ac"):
-    """Figure 8 halves: (a) accuracy of SNN variants vs main methods, (c) training FLOPs vs accuracy."""
-    rows = df[((df.method == "dense") | np.isclose(df.sparsity, sparsity)) & np.isclose(df.data_ratio, ratio)]
-    fig, axes = plots.panels(2, width=5.2, height=3.8)
-    pair = plots.pair_label(rows.dataset.iloc[0], rows.model.iloc[0]) if len(rows) else ""
-    plots.method_bars(axes[0], rows, ("test_acc",), f"({letters[0]}) {pair}: sparsity {sparsity}, {ratio:.0%} data")
-    plots.flops_bubbles(axes[1], rows, f"({letters[1]}) training FLOPs vs accuracy (bubble = parameters)")
-    plots.suptitle(fig, text, profile)
-    fig.tight_layout()
-    return fig
-
-
-def variants_grid(df, sparsities, ratios, profile, text, subset="hard"):
-    """Figures 13 and 14: variant accuracy, one panel per data ratio, bars per method and sparsity."""
-    fig, axes = plots.panels(len(ratios), width=5.6, height=3.6)
-    for i, (ax, ratio) in enumerate(zip(axes, ratios)):
-        rows = df[np.isclose(df.data_ratio, ratio) & ((df.method == "dense") | df.sparsity.round(6).isin(sparsities))]
-        rows = rows.assign(setting=np.where(rows.method == "dense", "dense", "sparsity " + rows.sparsity.round(2).astype(str)))
-        import seaborn as sns
-        sns.barplot(data=rows, x="method", y="test_acc", hue="setting", order=plots.methods_in(rows), errorbar="sd", ax=ax)
-        ax.set_xticks(range(len(plots.methods_in(rows))), [plots.LABELS[m] for m in plots.methods_in(rows)],
-                      rotation=35, ha="right", fontsize=7)
-        pair = plots.pair_label(rows.dataset.iloc[0], rows.model.iloc[0]) if len(rows) else ""
-        ax.set_title(f"({LETTERS[i]}) {pair}, {_ratio_label(ratio, subset)}", fontsize=9)
-        ax.set_xlabel("")
-    plots.suptitle(fig, text, profile)
-    fig.tight_layout()
-    return fig
-
-
-def severity(df, severities, ratio, profile):
-    """Figure 9: corruption severities at one data ratio, accuracy vs sparsity per severity."""
-    fig, axes = plots.panels(len(severities))
-    for i, (ax, sev) in enumerate(zip(axes, severities)):
-        rows = _pick(df, severity=sev, data_ratio=float(ratio))
-        pair = plots.pair_label(rows.dataset.iloc[0], rows.model.iloc[0]) if len(rows) else ""
-        plots.accuracy_vs_sparsity(ax, rows, "test_acc", f"({LETTERS[i]}) {pair}, severity {sev}, {ratio:.0%} data")
-    plots.suptitle(fig, "Figure 9: corruption training across severities", profile)
-    fig.tight_layout()
-    return fig
-
-
-def examples(images, labels, scores, classes, names, profile, k=5):
-    """Figure 1: the k highest- and k lowest-EL2N training images of each class in `classes`."""
+def examples(data: dict, profile: str, k: int = 5):
+    """Figure 1: the k highest- (a) and k lowest-EL2N (b) training images of the figure's two classes.
+    `data`: images (N×C×H×W uint8), labels, scores, names (class names) and dataset."""
     import matplotlib.pyplot as plt
 
+    images, labels, scores, names = (np.asarray(data[k_]) for k_ in ("images", "labels", "scores", "names"))
+    picks = E.EXAMPLE_CLASSES.get(data["dataset"], (0, 1))
+    classes = [list(names).index(c) if isinstance(c, str) else c for c in picks]
     fig, axes = plt.subplots(2 * len(classes), k, figsize=(1.5 * k, 1.7 * 2 * len(classes)))
     for r, c in enumerate(classes):
         idx = np.flatnonzero(labels == c)
         order = idx[np.argsort(-scores[idx], kind="stable")]
-        for row, pick, tag in ((2 * r, order[:k], "highest"), (2 * r + 1, order[::-1][:k], "lowest")):
+        for row, pick, tag in ((2 * r, order[:k], "(a) highest"), (2 * r + 1, order[::-1][:k], "(b) lowest")):
             for j, i in enumerate(pick):
                 ax = axes[row, j]
                 ax.imshow(images[i].transpose(1, 2, 0))
                 ax.set_xticks([])
                 ax.set_yticks([])
-                ax.set_title(f"{scores[i]:.2f}", fontsize=7)
+                ax.set_title(f"EL2N {scores[i]:.2f}", fontsize=7)
             axes[row, 0].set_ylabel(f"{names[c]}\n{tag}", fontsize=8)
-    plots.suptitle(fig, "Figure 1: high- and low-EL2N training images", profile)
+    pair = E.pair_note(profile, "c100_r18")
+    plots.suptitle(fig, f"Figure 1: high- and low-EL2N training images, {pair}", profile)
     fig.tight_layout()
+    fig.hslib_meta = {"figure": 1, "name": E.FIGURES[0].name, "profile": profile,
+                      "panels": [{"letter": "a", "shows": "highest EL2N"}, {"letter": "b", "shows": "lowest EL2N"}],
+                      "classes": [str(names[c]) for c in classes], "run_ids": list(data.get("run_ids", []))}
     return fig

@@ -1,4 +1,4 @@
-"""FLOPs and parameter counts at the current sparsity (design.md §2, Figure 8).
+"""FLOPs and parameter counts at the current sparsity (docs/design.md#flops, Figure 8).
 
 Forward FLOPs of a masked layer = density × its dense FLOPs, where a dense conv costs
 2 · C_in/groups · k_h · k_w · C_out · H_out · W_out per image (one multiply-add = two FLOPs) and a linear

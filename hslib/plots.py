@@ -12,13 +12,17 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from .sparse.methods import METHODS
+
 FIGURES = "outputs/figures"
-METHOD_ORDER = ["dense", "gmp", "lth", "omp", "snip", "snip_random", "set", "rigl", "omp_erk", "random_erk", "uniform"]
-LABELS = {"dense": "Dense", "gmp": "GMP", "lth": "LTH", "omp": "OMP", "snip": "SNIP", "snip_random": "SNIP (random)",
-          "set": "SET", "rigl": "RigL", "omp_erk": "OMP_ERK", "random_erk": "Random-ERK", "uniform": "Uniform"}
-PALETTE = dict(zip(METHOD_ORDER, sns.color_palette("tab10", 10) + [(0.4, 0.4, 0.4)]))
+# Label, colour and order of every method come from its registry entry: the same colour in every figure.
+METHOD_ORDER = list(METHODS)
+LABELS = {name: m.label for name, m in METHODS.items()}
+PALETTE = {name: m.colour for name, m in METHODS.items()}
 DATASET_LABELS = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "tinyimagenet": "Tiny-ImageNet", "digits": "digits"}
 MODEL_LABELS = {"resnet18": "ResNet18", "resnet34": "ResNet34", "vgg16": "VGG16", "vgg19": "VGG19"}
+METRIC_LABELS = {"test_acc": "test accuracy (%)", "clean_acc": "clean accuracy (%)", "robust_acc": "PGD accuracy (%)",
+                 "val_acc": "validation accuracy (%)", "train_flops": "training FLOPs", "density": "density"}
 
 
 def pair_label(dataset: str, model: str) -> str:
@@ -31,13 +35,30 @@ def suptitle(fig, text: str, profile: str):
 
 
 def save(fig, name: str, out=FIGURES) -> list[Path]:
-    """Save as <out>/<name>.png and .pdf; return the paths."""
+    """Save as <out>/<name>.png and .pdf; a figure drawn by hslib.figures also gets <name>.json (profile,
+    panels, the run ids it used, hslib version and git commit). Returns the paths."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{name}.png", out / f"{name}.pdf"]
     fig.savefig(paths[0], dpi=110, bbox_inches="tight")
     fig.savefig(paths[1], bbox_inches="tight", metadata={"CreationDate": None, "ModDate": None})
+    meta = getattr(fig, "hslib_meta", None)
+    if meta is not None:
+        from . import __version__, store
+        paths.append(out / f"{name}.json")
+        store.write_json(paths[-1], {**meta, "hslib_version": __version__, "git_commit": git_commit()})
     return paths
+
+
+def git_commit() -> str | None:
+    """The project's checked-out commit (None outside a git checkout)."""
+    import subprocess
+
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parents[1],
+                              capture_output=True, text=True, timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
 def panels(n: int, width=4.2, height=3.3, ncols=None):
@@ -53,65 +74,87 @@ def methods_in(df) -> list[str]:
     return [m for m in METHOD_ORDER if m in set(df["method"])]
 
 
+def method_legend(fig, methods, extra=()):
+    """One legend for the whole figure, below the panels (never over data): a line per method in its colour."""
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=PALETTE[m], marker="o" if m != "dense" else None,
+                      ls="--" if m == "dense" or METHODS[m].dashed else "-", label=LABELS[m]) for m in methods]
+    handles += list(extra)
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 8), fontsize=7, frameon=False,
+               bbox_to_anchor=(0.5, -0.02))
+    fig.tight_layout(rect=(0, 0.07, 1, 0.95))
+
+
 def accuracy_vs_sparsity(ax, df: pd.DataFrame, metric: str = "test_acc", title: str = ""):
-    """Sparse methods as lines over sparsity (mean ± sd over seeds); dense as a horizontal band."""
-    sparse = df[df.method != "dense"]
-    if len(sparse):
-        sns.lineplot(data=sparse, x="sparsity", y=metric, hue="method", hue_order=methods_in(sparse), palette=PALETTE,
-                     marker="o", errorbar="sd", ax=ax, legend="brief")
-    dense = df[df.method == "dense"][metric]
-    if len(dense):
-        m, s = dense.mean(), dense.std() if len(dense) > 1 else 0.0
-        ax.axhline(m, color=PALETTE["dense"], ls="--", lw=1.2, label="dense")
-        ax.axhspan(m - s, m + s, color=PALETTE["dense"], alpha=0.15)
-    ax.set_title(title, fontsize=9)
+    """Sparse methods as lines over sparsity (mean ± sd over seeds, in %); dense as a dashed line and band."""
+    for m in methods_in(df):
+        rows = df[df.method == m]
+        if m == "dense":
+            v = 100 * rows[metric].astype(float)
+            mean, sd = v.mean(), (v.std() if len(v) > 1 else 0.0)
+            ax.axhline(mean, color=PALETTE[m], ls="--", lw=1.2)
+            ax.axhspan(mean - sd, mean + sd, color=PALETTE[m], alpha=0.15)
+            continue
+        g = rows.groupby("sparsity")[metric].agg(["mean", "std"]).fillna(0.0) * 100
+        ax.plot(g.index, g["mean"], color=PALETTE[m], marker="o", ms=3, ls="--" if METHODS[m].dashed else "-")
+        ax.fill_between(g.index, g["mean"] - g["std"], g["mean"] + g["std"], color=PALETTE[m], alpha=0.15)
+    ax.set_title(title, fontsize=8)
     ax.set_xlabel("sparsity")
-    ax.set_ylabel(metric.replace("_", " "))
-    handles, labels = ax.get_legend_handles_labels()
-    ax.legend(handles, [LABELS.get(lab, lab) for lab in labels], fontsize=7)
+    ax.set_ylabel(METRIC_LABELS.get(metric, metric))
 
 
-def method_bars(ax, df: pd.DataFrame, metrics=("test_acc",), title: str = ""):
-    """Bars per method (mean ± sd over seeds), one hue per metric."""
-    long = df.melt(id_vars=["method", "seed"], value_vars=list(metrics), var_name="metric", value_name="accuracy")
-    sns.barplot(data=long, x="method", y="accuracy", hue="metric" if len(metrics) > 1 else None,
-                order=methods_in(df), errorbar="sd", ax=ax,
-                palette=None if len(metrics) > 1 else [PALETTE[m] for m in methods_in(df)])
-    ax.set_xticks(range(len(methods_in(df))), [LABELS[m] for m in methods_in(df)], rotation=35, ha="right", fontsize=7)
-    ax.set_xlabel("")
-    ax.set_title(title, fontsize=9)
+def method_bars(ax, df: pd.DataFrame, metric: str = "test_acc", title: str = "", second: str | None = None):
+    """A bar per method (mean ± sd over seeds, in %), in the method's colour. With `second`, two bars per
+    method: `metric` light (e.g. clean accuracy) and `second` solid (e.g. PGD accuracy)."""
+    methods = methods_in(df)
+    for i, m in enumerate(methods):
+        rows = df[df.method == m]
+        pairs = [(metric, 0.45, 0.0)] if second is None else [(metric, 0.35, -0.2), (second, 1.0, 0.2)]
+        for col, alpha, dx in pairs:
+            v = 100 * rows[col].astype(float)
+            ax.bar(i + dx, v.mean(), width=0.4 if second else 0.7, color=PALETTE[m], alpha=alpha if second else 0.85,
+                   yerr=v.std() if len(v) > 1 else None, capsize=2, edgecolor="k", lw=0.4)
+    ax.set_xticks(range(len(methods)), [LABELS[m] for m in methods], rotation=35, ha="right", fontsize=7)
+    ax.set_ylabel(METRIC_LABELS.get(metric, metric) if second is None else "accuracy (%)")
+    ax.set_title(title, fontsize=8)
 
 
-def heatmap(ax, table: pd.DataFrame, title: str, center=None, fmt=".2f"):
+def heatmap(ax, table: pd.DataFrame, title: str, center=None, fmt=".1f"):
     sns.heatmap(table, annot=True, fmt=fmt, cmap="RdBu" if center is not None else "viridis", center=center, ax=ax,
-                annot_kws={"fontsize": 7}, cbar_kws={"shrink": 0.8})
-    ax.set_title(title, fontsize=9)
+                annot_kws={"fontsize": 6}, cbar_kws={"shrink": 0.8})
+    ax.set_title(title, fontsize=8)
 
 
-def layer_density(ax, layers: pd.DataFrame, references: dict | None = None, title: str = ""):
-    """Per-layer density of conv layers (x = layer index in forward order) per method, with reference
-    prescriptions (e.g. ERK, uniform) drawn as dashed black/grey lines."""
-    sns.lineplot(data=layers, x="index", y="density", hue="method", hue_order=methods_in(layers), palette=PALETTE,
-                 marker=".", errorbar=None, ax=ax)
+def layer_density(ax, layers: pd.DataFrame, references: dict | None = None, title: str = "", shortcuts=()):
+    """Per-layer density of conv layers (x = conv layer in forward order, integer ticks) per method, with
+    reference prescriptions (ERK, uniform) dashed, and the 1×1 shortcut convs marked by grey columns."""
+    for i in shortcuts:
+        ax.axvspan(i - 0.4, i + 0.4, color="0.85", zorder=0)
+    for m in methods_in(layers):
+        g = layers[layers.method == m].groupby("index")["density"].mean()
+        ax.plot(g.index, g.values, color=PALETTE[m], marker=".", lw=1, ls="--" if METHODS[m].dashed else "-")
     for (name, dens), style in zip((references or {}).items(), ("k--", "k:", "k-.")):
         ax.plot(range(len(dens)), dens, style, lw=1, label=name)
-    ax.set_xlabel("conv layer (input → output)")
+    n = int(layers["index"].max()) + 1 if len(layers) else 0
+    step = 1 if n <= 20 else 2
+    ax.set_xticks(range(0, n, step))
+    ax.tick_params(axis="x", labelsize=6)
+    ax.set_xlabel("conv layer (input → output; grey: 1×1 shortcut)")
     ax.set_ylabel("density")
     ax.set_ylim(0, 1.05)
-    ax.set_title(title, fontsize=9)
-    handles, labels = ax.get_legend_handles_labels()
-    ax.legend(handles, [LABELS.get(lab, lab) for lab in labels], fontsize=7)
+    ax.set_title(title, fontsize=8)
+    if references:
+        ax.legend(fontsize=6, loc="upper right")
 
 
-def flops_bubbles(ax, df: pd.DataFrame, title: str = ""):
-    """Training FLOPs vs accuracy per method, bubble area ∝ parameter count (means over seeds)."""
-    g = df.groupby("method", as_index=False)[["train_flops", "test_acc", "params"]].mean()
-    sizes = 1500 * g["params"] / g["params"].max()
-    for _, row in g.iterrows():
-        ax.scatter(row.train_flops, row.test_acc, s=sizes[_], color=PALETTE[row.method], alpha=0.6,
-                   edgecolor="k", label=LABELS[row.method])
+def flops_bubbles(ax, points: pd.DataFrame, title: str = ""):
+    """Training FLOPs vs accuracy (%), one point per (method, sparsity), bubble area ∝ parameter count."""
+    biggest = points["params"].max() if len(points) else 1
+    for _, row in points.iterrows():
+        ax.scatter(row.train_flops, 100 * row.test_acc, s=20 + 400 * row.params / biggest, color=PALETTE[row.method],
+                   alpha=0.6, edgecolor="k", lw=0.4)
     ax.set_xscale("log")
-    ax.set_xlabel("training FLOPs")
-    ax.set_ylabel("test acc")
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7, markerscale=0.3)
+    ax.set_xlabel("training FLOPs (log scale)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(title, fontsize=8)

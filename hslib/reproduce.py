@@ -34,11 +34,45 @@ SERIES = sorted(LANES[0] + LANES[1], key=lambda nb: nb[0]) + FINAL  # the readin
 
 def kernel_name(requested: str | None) -> str:
     """The registered 'hslib' kernel if present (make registers it), else this interpreter's python3."""
-    if requested:
-        return requested
     from jupyter_client.kernelspec import KernelSpecManager
 
-    return "hslib" if "hslib" in KernelSpecManager().find_kernel_specs() else "python3"
+    installed = KernelSpecManager().find_kernel_specs()
+    if requested:
+        if requested not in installed:
+            raise ValueError(f"kernel={requested!r} is not an installed Jupyter kernel; allowed values: "
+                             f"{sorted(installed)} (make registers 'hslib')")
+        return requested
+    return "hslib" if "hslib" in installed else "python3"
+
+
+def kernel_config():
+    """Kernel-manager settings for executing notebooks: the kernel's connection encrypted (CurveZMQ) wherever
+    jupyter_client, libzmq and the kernel support it (ipykernel >= 7 declares it). Without it every kernel logs
+    'Kernel is running over TCP without encryption': true then, so the cause is removed rather than the warning
+    muted; a kernel that cannot encrypt still runs, and still says so."""
+    import zmq
+    from jupyter_client import KernelManager
+    from traitlets.config import Config
+
+    config = Config()
+    if zmq.has("curve") and hasattr(KernelManager, "transport_encryption"):  # jupyter_client >= 8.10
+        config.KernelManager.transport_encryption = "auto"  # only for kernels that declare support
+    return config
+
+
+def kernel_manager_class():
+    """jupyter_client's AsyncKernelManager without the interrupt it sends before each shutdown: SIGINT to the
+    kernel's whole process group. Papermill shuts a kernel down once its cells are done (or one failed), so there
+    is nothing to interrupt; the signal only races the kernel's last reply ('KeyboardInterrupt caught in kernel.')
+    and reaches the sweep's pool workers. An interrupt that is not part of a shutdown is sent as before."""
+    from jupyter_client import AsyncKernelManager
+
+    class KernelManager(AsyncKernelManager):
+        async def _async_interrupt_kernel(self):  # jupyter_client 8's shutdown calls this first, shutting_down set
+            if not self.shutting_down:
+                await super()._async_interrupt_kernel()
+
+    return KernelManager
 
 
 def _execute_lane(notebooks, params: dict, kernel: str, root: str, outputs: str) -> list:
@@ -55,10 +89,37 @@ def _execute_lane(notebooks, params: dict, kernel: str, root: str, outputs: str)
         print(f"[reproduce] {label} ...", flush=True)
         t0 = time.perf_counter()
         pm.execute_notebook(str(Path(root) / "notebooks" / f"{name}.ipynb"), str(target),
-                            parameters={**params, **extra}, kernel_name=kernel, cwd=root, progress_bar=False)
+                            parameters={**params, **extra}, kernel_name=kernel, cwd=root, progress_bar=False,
+                            config=kernel_config(), kernel_manager_class=kernel_manager_class())
         timings.append((label, time.perf_counter() - t0))
         print(f"[reproduce] {label} done in {timings[-1][1]:.1f}s -> {target}", flush=True)
     return timings
+
+
+def _check_inputs(profile, executor, workers, data, only):
+    """What every notebook's setup() would reject, rejected once here instead of in the first notebook."""
+    if not (isinstance(workers, int) and not isinstance(workers, bool) and workers >= 0):
+        raise ValueError(f"workers={workers!r} is not allowed; allowed values: 0 (automatic) or an integer >= 1")
+    if workers and executor != "local":
+        raise ValueError(f"workers={workers!r} only applies to executor='local', not executor={executor!r}; "
+                         f"allowed values: 0 with executor={executor!r}")
+    if not isinstance(data, str) or (data and not Path(data).expanduser().is_dir()):
+        raise ValueError(f"data={data!r} is not a folder; allowed values: '' (use $HSLIB_DATA or ./data) "
+                         f"or an existing folder")
+    names = list(dict.fromkeys(name for name, _ in SERIES))
+    for prefix in only or []:
+        if not any(n.startswith(prefix) for n in names):
+            raise ValueError(f"only={prefix!r} matches no notebook; allowed values: prefixes of {names}")
+
+
+def _check_data(profile, data, root):
+    """Every dataset the profile's sweeps need, checked once (files present, nothing read)."""
+    from .sweep import EXPERIMENTS, check_data, grid
+
+    # The notebooks run with the project as their folder, so an empty data root means <project>/data there.
+    droot = str(Path(data).expanduser()) if data else (os.environ.get("HSLIB_DATA") or str(root / "data"))
+    datasets = {c.dataset for e in EXPERIMENTS for c in grid(e, profile)}
+    check_data({(d, droot) for d in datasets}, what=f"profile={profile!r}", roots_must_exist=bool(data))
 
 
 def execute(profile="smoke", executor="local", workers=0, data="", kernel=None, only=None, outputs=None,
@@ -71,11 +132,14 @@ def execute(profile="smoke", executor="local", workers=0, data="", kernel=None, 
         raise ValueError(f"executor={executor!r} is not known; allowed values: {list(EXECUTORS)}")
     if lanes not in (1, 2):
         raise ValueError(f"lanes={lanes!r} is not allowed; allowed values: [1, 2]")
+    _check_inputs(profile, executor, workers, data, only)  # one clear error before any notebook starts
     root = project_root()
+    _check_data(profile, data, root)
+    kernel = kernel_name(kernel)
     outputs = Path(outputs).resolve() if outputs else root / "outputs"
     (outputs / "notebooks").mkdir(parents=True, exist_ok=True)
     params = {"profile": profile, "executor": executor, "workers": workers, "data_root": data}
-    args = (params, kernel_name(kernel), str(root), str(outputs))
+    args = (params, kernel, str(root), str(outputs))
     keep = (lambda nbs: [nb for nb in nbs if any(nb[0].startswith(o) for o in only)]) if only else list
     t0 = time.perf_counter()
     if lanes == 1:

@@ -22,7 +22,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-DEFAULT_ROOT = "outputs/runs"
+# The outputs folder, defined once (notebooks, reproduce, the Makefile's clean-runs all read this):
+#   figures/ results/  committed: the regenerated figures (+ sidecars) and tidy tables
+#   runs/ scores/ notebooks/ book/ slurm/  generated: run folders, EL2N scores and subsets, executed
+#                         notebooks, the rendered book, SLURM job logs (git-ignored; `make clean-runs` removes them)
+OUTPUTS = "outputs"
+COMMITTED = ("figures", "results")
+GENERATED = ("runs", "scores", "notebooks", "book", "slurm")
+DEFAULT_ROOT = f"{OUTPUTS}/runs"
 RESULT_KEYS = ("id", "config", "test_acc", "density", "layer_density", "complete")
 
 
@@ -70,7 +77,28 @@ def write_jsonl(path, rows):
     _atomic_bytes(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows).encode())
 
 
+PLAIN = (torch.Tensor, int, float, bool, str, type(None))
+
+
+def _check_plain(obj, where="obj"):
+    """Only tensors, numbers, strings, None, lists/tuples and str-keyed dicts may be saved: exactly what
+    `torch.load(weights_only=True)` reads back. Anything else would need pickle to load, and unpickling a
+    file from someone else's run folder can execute code, so it is refused when written, not when read."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if not isinstance(k, (str, int)):
+                raise TypeError(f"save_torch: key {k!r} at {where} is {type(k).__name__}; only str/int keys are saved")
+            _check_plain(v, f"{where}[{k!r}]")
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            _check_plain(v, f"{where}[{i}]")
+    elif not isinstance(obj, PLAIN):
+        raise TypeError(f"save_torch: {where} is a {type(obj).__name__}; only tensors, numbers, strings, "
+                        "None, lists and dicts are saved (they load with weights_only=True)")
+
+
 def save_torch(path, obj):
+    _check_plain(obj)
     buf = io.BytesIO()
     torch.save(obj, buf)
     _atomic_bytes(path, buf.getvalue())
@@ -85,9 +113,13 @@ def read_json(path):
 
 
 def load_torch(path):
-    """A torch file, or None if it is missing or damaged (e.g. truncated)."""
+    """A torch file, or None if it is missing, damaged (e.g. truncated) or holds anything but plain data.
+
+    `weights_only=True` is torch's restricted unpickler: tensors, numbers, strings, lists and dicts load;
+    any other object (a class instance, a function reference: the way a pickle runs code) is refused before
+    it is built. A refused file reads as damaged, so a planted checkpoint is skipped, never executed."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception:
         return None
 
@@ -185,3 +217,36 @@ def write_tables(root=DEFAULT_ROOT, out="outputs/results") -> dict:
     lt = layer_table(root)
     _atomic_bytes(paths["layers"], lt.to_csv(index=False).encode())
     return paths
+
+
+def outputs_dir(name: str, outputs=OUTPUTS) -> Path:
+    """<outputs>/<name> for a name of the layout above."""
+    if name not in COMMITTED + GENERATED:
+        raise ValueError(f"name={name!r} is not a folder of the outputs layout; allowed values: "
+                         f"{list(COMMITTED + GENERATED)}")
+    return Path(outputs) / name
+
+
+def clean_generated(outputs=OUTPUTS) -> list[Path]:
+    """Remove the generated folders of an outputs folder (never figures/ or results/); return what was removed."""
+    import shutil
+
+    removed = [outputs_dir(n, outputs) for n in GENERATED if outputs_dir(n, outputs).exists()]
+    for d in removed:
+        shutil.rmtree(d)
+    return removed
+
+
+def main(argv=None):
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m hslib.store", description="The outputs folder of hslib.")
+    ap.add_argument("command", choices=["clean"], help="clean: remove the generated folders " + ", ".join(GENERATED))
+    ap.add_argument("--outputs", default=OUTPUTS, help=f"the outputs folder (default: {OUTPUTS})")
+    args = ap.parse_args(argv)
+    for d in clean_generated(args.outputs):
+        print(f"removed {d}")
+
+
+if __name__ == "__main__":
+    main()

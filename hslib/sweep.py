@@ -11,87 +11,41 @@ reported with its log and does not stop the others (its children are skipped).
 
 Executors: `inline` (this process: a notebook kernel), `local` (N worker processes; on CUDA one per visible
 GPU), `slurm` (submitit job arrays; `cluster="local"` runs them through submitit's local executor).
+The local workers never outlive their sweep: an interrupt (Ctrl-C, a notebook's stop button) stops them, and
+they exit by themselves if the sweep's process dies (`kill -9`), releasing their runs for the restart.
 """
 from __future__ import annotations
 
-import itertools
 import os
 import sys
 import time
 from pathlib import Path
 
-from . import store
-from .config import RunConfig, base_config, profile as get_profile
+from . import experiments, store
+from .config import RunConfig
+from .experiments import GRIDS, expand, unique  # noqa: F401  (expand: public here too)
 from .sparse.methods import METHODS
 
 EXECUTORS = ("inline", "local", "slurm")
-EXPERIMENTS = ("el2n", "set_grid", "variants", "corruption", "corruption_vgg", "severity", "corruption_variants",
-               "adversarial")
 
 
 # ------------------------------------------------------------------------------------------ grids
-def expand(base: RunConfig, **axes) -> list[RunConfig]:
-    """Cartesian product of `axes` (field -> list of values) on top of `base`; dense runs get density 1."""
-    for k, v in axes.items():
-        if not isinstance(v, (list, tuple)) or not v:
-            raise ValueError(f"grid axis {k}={v!r} must be a non-empty list")
-    out = []
-    for values in itertools.product(*axes.values()):
-        fields = dict(zip(axes, values))
-        if fields.get("method", base.method) == "dense":
-            fields["density"] = 1.0
-        out.append(base.replace(**fields))
-    return unique(out)
-
-
-def unique(configs) -> list[RunConfig]:
-    seen, out = set(), []
-    for c in configs:
-        if c.id not in seen:
-            seen.add(c.id)
-            out.append(c)
-    return out
+EXPERIMENTS = tuple(GRIDS)
 
 
 def grid(experiment: str, profile: str = "smoke", methods=None, **overrides) -> list[RunConfig]:
-    """The runs of one experiment of a profile (see config.PROFILES). `methods` restricts the methods;
-    `overrides` are RunConfig fields (e.g. data_root, device)."""
-    if experiment not in EXPERIMENTS:
-        raise ValueError(f"experiment={experiment!r} is not known; allowed values: {list(EXPERIMENTS)}")
-    P = get_profile(profile)
+    """The runs of one experiment of a profile: what the figures drawing from it need (hslib.experiments).
+    `methods` restricts the methods (dense is kept when listed); `overrides` are RunConfig fields (e.g.
+    data_root, device)."""
     unknown = [m for m in (methods or []) if m not in METHODS]
     if unknown:
         raise ValueError(f"methods={unknown} are not known; allowed values: {sorted(METHODS)}")
-    main, variants = P["methods"], P["variants"]
-    pick = (lambda ms: [m for m in ms if m in methods]) if methods else (lambda ms: ms)
-    seeds = P["seeds"]
-    density = lambda sparsities: [round(1 - s, 6) for s in sparsities]  # noqa: E731
-    kind, ratios, sparsities, ms, extra = {
-        "el2n": ("el2n", P["el2n_ratios"], P["sparsities"], main, {"subset": ["hard"]}),
-        "set_grid": ("el2n", P["grid_ratios"], P["grid_sparsities"], ["set"], {"subset": ["hard"]}),
-        "variants": ("el2n", P["variant_ratios"], P["variant_sparsities"], main + variants, {"subset": ["hard"]}),
-        "corruption": ("corruption", P["corruption_ratios"], P["corruption_sparsities"], main, {}),
-        "corruption_vgg": ("corruption_vgg", P["corruption_ratios"], P["corruption_sparsities"], main, {}),
-        "severity": ("corruption", [min(P["corruption_ratios"])], P["severity_sparsities"], main,
-                     {"severity": P["severities"]}),
-        "corruption_variants": ("corruption", P["variant_ratios"], P["variant_sparsities"], main + variants, {}),
-        "adversarial": ("adversarial", P["adversarial_ratios"], P["adversarial_sparsities"], main, {}),
-    }[experiment]
-    if kind.startswith("corruption"):
-        extra = {"corruption": ["+".join(P["corruptions"])], "severity": [P["severity"]], **extra}
-    if kind == "adversarial":
-        extra = {"adversarial": ["linf"]}
-    configs = []
-    for dataset, model in P["pairs"][kind]:
-        base = base_config(profile, dataset=dataset, model=model, **overrides)
-        sparse = pick(ms)
-        if sparse:
-            configs += expand(base, method=sparse, density=density(sparsities), data_ratio=ratios, seed=seeds, **extra)
-        if not methods or "dense" in methods:
-            configs += expand(base, method=["dense"], data_ratio=ratios, seed=seeds, **extra)
+    configs = experiments.grid(experiment, profile, **overrides)
+    if methods:
+        configs = [c for c in configs if c.method in methods]
     if not configs:
         raise ValueError(f"grid {experiment!r} of profile {profile!r} with methods={methods} has no runs")
-    return unique(configs)
+    return configs
 
 
 # ------------------------------------------------------------------------------------------ planning
@@ -190,11 +144,32 @@ def _run_one(cfg_dict: dict, root: str, progress: str, log_to_file: bool) -> tup
 
 
 def _init_worker(threads: int, gpu_queue):
+    import multiprocessing as mp
+    import signal
+    import threading
+
     import torch
 
+    # SIGINT goes to the whole process group: Ctrl-C in a terminal, a Jupyter interrupt, and jupyter_client's
+    # interrupt before every kernel shutdown (so each executed notebook). It is for the sweep's main process, which
+    # then stops the workers itself (_local); here it would only print a KeyboardInterrupt traceback per worker.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A worker must not outlive its sweep: after `kill -9` of the main process it would train on (holding its run's
+    # lock) with nobody to collect the result. The parent's sentinel becomes readable the moment the parent is gone.
+    parent = mp.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with_parent, args=(parent.sentinel,), daemon=True,
+                         name="hslib-exit-with-parent").start()
     if gpu_queue is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu_queue.get())
     torch.set_num_threads(threads)
+
+
+def _exit_with_parent(sentinel):
+    from multiprocessing.connection import wait
+
+    wait([sentinel])  # blocks until the parent process has exited, however it died
+    os._exit(1)  # at once: no cleanup that could wait on the dead parent; the OS releases the run lock
 
 
 def _inline(wave, root, prog, progress, **_):
@@ -227,8 +202,21 @@ def _pool(workers: int, gpus: int):
             for i in range(workers):
                 queue.put(i % gpus)
         _POOL[key] = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(threads, queue))
-        atexit.register(_POOL[key].shutdown)
+        # At exit (a script's end, a notebook kernel's shutdown) the idle workers are told to stop and are waited for.
+        atexit.register(_POOL[key].shutdown, wait=True, cancel_futures=True)
     return _POOL[key]
+
+
+def _stop_pool():
+    """Stop the workers now (an interrupted sweep): queued runs are cancelled, the running ones are terminated and
+    resume from their last checkpoint next time. Nothing goes on training behind the user's back."""
+    for pool in _POOL.values():
+        # ProcessPoolExecutor cannot stop busy workers before Python 3.14 (terminate_workers); its process table can.
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:
+            proc.terminate()
+    _POOL.clear()
 
 
 def _local(wave, root, prog, progress, workers=None, **_):
@@ -251,11 +239,15 @@ def _local(wave, root, prog, progress, workers=None, **_):
         futures = [pool.submit(_run_one, c.to_dict(), str(root), progress, True) for c in wave]
     left = len(wave)
     prog.set_running(min(workers, left))
-    for fut in as_completed(futures):
-        rid, result, error, log = fut.result()
-        left -= 1
-        prog.set_running(min(workers, left))
-        prog.finished(by_id[rid], result, error, log)
+    try:
+        for fut in as_completed(futures):
+            rid, result, error, log = fut.result()
+            left -= 1
+            prog.set_running(min(workers, left))
+            prog.finished(by_id[rid], result, error, log)
+    except BaseException:  # KeyboardInterrupt above all: the workers ignore SIGINT, so stop them from here
+        _stop_pool()
+        raise
 
 
 class _SubmititRun:
@@ -280,14 +272,83 @@ def _slurm_params(opts: dict) -> dict:
     p = {**SLURM_DEFAULTS, **{k: v for k, v in opts.items() if k in SLURM_DEFAULTS}}
     if p["parents"] not in ("wave", "dependency"):
         raise ValueError(f"parents={p['parents']!r} is not allowed; allowed values: ['wave', 'dependency']")
+    for key in ("timeout_min", "gpus_per_node", "cpus_per_task", "mem_gb", "array_parallelism"):
+        low = 0 if key == "gpus_per_node" else 1
+        if isinstance(p[key], bool) or not isinstance(p[key], int) or p[key] < low:
+            raise ValueError(f"{key}={p[key]!r} is not allowed; allowed values: an integer >= {low}")
+    if p["partition"] is not None and not isinstance(p["partition"], str):
+        raise ValueError(f"partition={p['partition']!r} is not allowed; allowed values: None or a partition name")
+    if opts.get("cluster") not in SLURM_CLUSTERS:
+        raise ValueError(f"cluster={opts['cluster']!r} is not known; allowed values: {list(SLURM_CLUSTERS)}")
     return p
+
+
+SLURM_CLUSTERS = (None, "slurm", "local", "debug")  # submitit's AutoExecutor clusters; None = slurm if srun exists
+SLURM_EXTRA = ("additional", "cluster", "dry_run", "folder")  # slurm options that are not sbatch settings
+
+
+def _check_options(executor: str, workers, opts: dict):
+    """Each executor option goes to the executor that reads it: `workers` to 'local', the others to 'slurm'."""
+    slurm_names = sorted([*SLURM_DEFAULTS, *SLURM_EXTRA])
+    unknown = sorted(set(opts) - set(slurm_names))
+    if unknown:
+        raise ValueError(f"unknown executor option(s) {unknown}; allowed: workers (executor='local'), "
+                         f"{slurm_names} (executor='slurm')")
+    takes = {"inline": "no executor options", "local": "only workers", "slurm": f"only {slurm_names}"}[executor]
+    if workers is not None and executor != "local":
+        raise ValueError(f"workers={workers!r} only applies to executor='local', not executor={executor!r} "
+                         f"(which takes {takes})")
+    if opts and executor != "slurm":
+        given = ", ".join(f"{k}={v!r}" for k, v in sorted(opts.items()))
+        raise ValueError(f"option(s) {given} only apply to executor='slurm', not executor={executor!r} "
+                         f"(which takes {takes}); slurm's options: {slurm_names}")
+    if executor == "slurm":
+        _slurm_params(opts)
+
+
+def check_data(pairs, what: str = "this sweep", roots_must_exist: bool = True) -> None:
+    """Check once, before anything runs, that every (dataset, data_root) in `pairs` has its files where the
+    loader will look (hslib.data.check_files: reads no data). Raises one FileNotFoundError listing every
+    missing dataset, with where it looked and how to get it. A data_root given (not '') must be a folder even
+    for datasets that need no files (digits), unless `roots_must_exist` is False."""
+    from .data import check_files, data_root
+
+    needs: dict[str, set] = {}
+    for dataset, droot in pairs:
+        needs.setdefault(droot or "", set()).add(dataset)
+    problems = []
+    for droot, datasets in sorted(needs.items()):
+        if droot and roots_must_exist and not Path(droot).expanduser().is_dir():
+            problems.append(f"data_root={droot!r} is not a folder (needed for {sorted(datasets)}); allowed values: "
+                            f"'' ($HSLIB_DATA or ./data) or an existing folder")
+            continue
+        where = Path(droot).expanduser() if droot else data_root(None).absolute()
+        for name in sorted(datasets):
+            try:
+                check_files(name, str(where))
+            except FileNotFoundError as e:
+                problems.append(str(e) if droot else f"(data_root='' = $HSLIB_DATA or ./data, here {where}) {e}")
+    if problems:
+        raise FileNotFoundError(f"{what} needs data that is not there; nothing was run:\n  - "
+                                + "\n  - ".join(problems))
+
+
+def preflight(configs, executor: str = "inline", workers=None, **executor_options) -> list[RunConfig]:
+    """Every check a sweep makes before it starts (executor, its options, the configs, the data they need),
+    each raising one error that names the parameter; nothing is written. Returns the configs as RunConfigs.
+    A slurm dry run submits nothing, so its data is not checked."""
+    configs = _check(configs, executor, workers)
+    _check_options(executor, workers, executor_options)
+    if not (executor == "slurm" and executor_options.get("dry_run")):
+        check_data({(c.dataset, c.data_root) for c in configs})
+    return configs
 
 
 def _executor(root, opts):
     import submitit
 
     p = _slurm_params(opts)
-    folder = opts.get("folder") or str(Path(root).parent / "slurm" / "%j")
+    folder = opts.get("folder") or str(store.outputs_dir("slurm", Path(root).parent) / "%j")
     ex = submitit.AutoExecutor(folder=folder, cluster=opts.get("cluster"), slurm_max_num_timeout=3)
     params = {"timeout_min": p["timeout_min"], "cpus_per_task": p["cpus_per_task"], "mem_gb": p["mem_gb"],
               "slurm_array_parallelism": p["array_parallelism"], "name": "hslib"}
@@ -344,7 +405,7 @@ def slurm_dry_run(configs, root=store.DEFAULT_ROOT, **opts) -> str:
         try:
             from submitit.slurm.slurm import _make_sbatch_string  # private, used only to render the dry run
             text = _make_sbatch_string(
-                command="python -u -m submitit.core._submit <folder>", folder=str(Path(root).parent / "slurm" / "%j"),
+                command="python -u -m submitit.core._submit <folder>", folder=str(store.outputs_dir("slurm", Path(root).parent) / "%j"),
                 job_name="hslib", partition=p["partition"], time=p["timeout_min"], gpus_per_node=p["gpus_per_node"],
                 cpus_per_task=p["cpus_per_task"], mem=f"{p['mem_gb']}GB", map_count=len(wave),
                 array_parallelism=p["array_parallelism"], additional_parameters=dict(opts.get("additional") or {}))
@@ -362,14 +423,10 @@ def run(configs, executor: str = "inline", root=store.DEFAULT_ROOT, workers: int
     executor: inline | local (workers=N processes) | slurm (options: cluster, partition, timeout_min,
     gpus_per_node, cpus_per_task, mem_gb, array_parallelism, parents='wave', additional={...},
     dry_run=True prints the sbatch headers and submits nothing)."""
-    configs = _check(configs, executor, workers)
-    if executor != "slurm" and executor_options:
-        raise ValueError(f"options {sorted(executor_options)} only apply to executor='slurm'")
-    if executor == "slurm":
-        _slurm_params(executor_options)
-        if executor_options.get("dry_run"):
-            print(slurm_dry_run(configs, root, **{k: v for k, v in executor_options.items() if k != "dry_run"}))
-            return store.results_for([], root)
+    configs = preflight(configs, executor, workers, **executor_options)  # one clear error, before anything runs
+    if executor == "slurm" and executor_options.get("dry_run"):
+        print(slurm_dry_run(configs, root, **{k: v for k, v in executor_options.items() if k != "dry_run"}))
+        return store.results_for([], root)
     from .el2n import compute_scores, load_scores
     from .train import parent_config
 
@@ -429,7 +486,13 @@ def slurm_options_from_env() -> dict:
     for key, default in {**SLURM_DEFAULTS, "cluster": None}.items():
         raw = os.environ.get(f"HSLIB_SLURM_{key.upper()}")
         if raw is not None:
-            opts[key] = type(default)(raw) if isinstance(default, (int, float)) and not isinstance(default, bool) else raw
+            if isinstance(default, int) and not isinstance(default, bool):
+                try:
+                    raw = int(raw)
+                except ValueError:
+                    raise ValueError(f"HSLIB_SLURM_{key.upper()}={raw!r} is not allowed (slurm option {key}); "
+                                     f"allowed values: an integer (default {default})") from None
+            opts[key] = raw
     return opts
 
 
@@ -454,11 +517,18 @@ def main(argv=None):
     ap.add_argument("--cluster", default=None, help="submitit cluster: slurm (default when srun exists) or local")
     args = ap.parse_args(argv)
     experiments = EXPERIMENTS if "all" in args.experiment else args.experiment
-    configs = unique([c for e in experiments for c in grid(e, args.profile, methods=args.methods,
-                                                           data_root=args.data)])
+    try:
+        configs = unique([c for e in experiments for c in grid(e, args.profile, methods=args.methods,
+                                                               data_root=args.data)])
+    except ValueError as e:
+        ap.exit(2, f"{ap.prog}: error: {e}\n")
     opts = {k: getattr(args, k) for k in [*SLURM_DEFAULTS, "cluster"] if getattr(args, k) is not None}
     if args.dry_run:
         opts["dry_run"] = True
+    try:  # a bad argument: one line naming it (no traceback), before anything runs
+        configs = preflight(configs, args.executor, args.workers, **opts)
+    except (ValueError, FileNotFoundError) as e:
+        ap.exit(2, f"{ap.prog}: error: {e}\n")
     df = run(configs, executor=args.executor, root=args.root, workers=args.workers, **opts)
     print(f"{len(df)} of {len(configs)} runs finished; failed: {df.attrs.get('failed', [])}")
     return 1 if df.attrs.get("failed") and not args.dry_run else 0

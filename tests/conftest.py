@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _shared_data() -> Path | None:
     """The real-data fixture folder (a Tiny-ImageNet subset) lives beside the project, never inside it."""
-    candidates = [os.environ.get("HSLIB_TEST_DATA"), ROOT.parent / "shared" / "data", "/work/shared/data"]
+    candidates = [os.environ.get("HSLIB_TEST_DATA"), ROOT.parent / "shared" / "data"]
     for c in candidates:
         if c and (Path(c) / "tiny-imagenet-200" / "wnids.txt").exists():
             return Path(c)

@@ -36,7 +36,11 @@ def digits():
     model = small_net()
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     x, y = images[train].float() / 255, labels[train]
-    for _ in range(10 * 14):  # 10 epochs of batch 100
+    # 10 epochs of batch 100 at lr 1e-2, then 5 at 1e-3: without the decay the eval-mode model (BatchNorm
+    # running statistics) varied with the seed, clean accuracy 0.83-0.98 over seeds 0-7 × OMP 1/2.
+    for it in range(15 * 14):
+        if it == 10 * 14:
+            opt.param_groups[0]["lr"] = 1e-3
         idx = torch.randint(0, len(y), (100,))
         opt.zero_grad()
         F.cross_entropy(model(x[idx]), y[idx]).backward()
@@ -116,20 +120,21 @@ def test_pgd_raises_the_loss(digits):
     x_adv = A.perturb(model, attack, x, labels, bn_mode="eval")
     with torch.no_grad():
         clean, adv = F.cross_entropy(model(x), labels), F.cross_entropy(model(x_adv), labels)
-    assert adv > 1.5 * clean, (clean.item(), adv.item())  # measured: 0.23 -> 0.72
+    # Measured over fixture seeds 0-7 × OMP 1/2: adv/clean 3.2-5.3 (seed 0: 0.134 -> 0.43); bound 1.5.
+    assert adv > 1.5 * clean, (clean.item(), adv.item())
 
 
 def test_pgd20_robust_accuracy_below_clean(digits):
-    """Margins. The model is not adversarially trained, so nothing makes it robust. Measured at these seeds:
-    clean 0.94; PGD-20 at the paper's ε = 8/255 (two of the 17 grey levels of these images) 0.74; at ε = 0.1,
-    0.08, while a random ±ε sign perturbation of the same L∞ size (every pixel moved by the full ε) leaves
-    0.75-0.77. We require about half of each observed gap: 0.07 at 8/255, 0.4 at ε = 0.1, and PGD at least 0.3
-    below random noise (so the drop comes from following the gradient, not from the size of the change)."""
+    """Margins. The model is not adversarially trained, so nothing makes it robust. Measured over fixture
+    seeds 0-7 (split and init) × OMP 1/2: clean 0.972-0.992 (bound 0.85); clean − PGD-20 at the paper's
+    ε = 8/255 (about half the step between two of the 17 grey levels of these images) 0.088-0.141 (bound
+    0.03); at ε = 0.1, 0.85-0.94 (bound 0.4); a random ±ε sign perturbation of the same L∞ size minus PGD at
+    ε = 0.1, 0.79-0.87 (bound 0.3: the drop comes from following the gradient, not the size of the change)."""
     model, images, labels = digits
     res = A.evaluate(model, images, labels, eps=8 / 255, step=2 / 255, steps=20, batch_size=100)
     assert res["n"] == len(labels)
     assert 0.85 < res["clean_acc"] <= 1
-    assert 0 <= res["robust_acc"] <= res["clean_acc"] - 0.07, res
+    assert 0 <= res["robust_acc"] <= res["clean_acc"] - 0.03, res
 
     eps = 0.1
     strong = A.evaluate(model, images, labels, eps=eps, step=eps / 4, steps=20)
@@ -146,7 +151,7 @@ def test_pgd20_robust_accuracy_below_clean(digits):
 def test_l2_attack_lowers_accuracy(digits):
     model, images, labels = digits
     res = A.evaluate(model, images, labels, norm="l2", eps=0.5, step=0.125, steps=20)
-    assert res["robust_acc"] < res["clean_acc"] - 0.4, res  # measured: 0.94 -> 0.12
+    assert res["robust_acc"] < res["clean_acc"] - 0.4, res  # measured gap, seeds 0-7 × OMP 1/2: 0.78-0.90
 
 
 def test_evaluate_eps_zero_equals_clean_and_restores_mode(digits):

@@ -1,4 +1,4 @@
-"""Tests for hslib.corruptions (spec: /work/shared/corruptions-spec.md; section numbers refer to it).
+"""Tests for hslib.corruptions (spec: docs/corruptions.md; section numbers refer to it).
 
 Real images: scikit-learn's bundled digits (always available) and the Tiny-ImageNet subset found by the
 ``shared_data`` fixture (skipped with a reason when absent), at 64 x 64 and downscaled to 32 x 32.
@@ -554,3 +554,23 @@ def test_error_messages_list_the_allowed_values():
         corrupt(torch.zeros((1, 3, 48, 48), dtype=torch.uint8), "fog", 1)
     with pytest.raises(ValueError, match="size"):
         params("fog", 48, 1)
+
+
+def test_cited_spec_sections_exist_in_docs():
+    """Every spec section the corruption modules cite ("section 0", "spec 2.9", "§3", "# 2.4", "(2.8)")
+    is a numbered heading of docs/corruptions.md, so the citations cannot rot."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    doc = (root / "docs" / "corruptions.md").read_text(encoding="utf-8")
+    headings = set(re.findall(r"^#+\s+(\d+(?:\.\d+)?)[.\s]", doc, re.M))
+    cite = re.compile(r"\bsections?\s+(\d+(?:\.\d+)?)|\bspec\s+(\d+(?:\.\d+)?)|§\s*(\d+(?:\.\d+)?)"
+                      r"|#\s+(\d+\.\d+)\b(?!\.)|\((2\.\d+)(?=\)|\s+steps?\b)")
+    cited = {}
+    for module in (C, ops):
+        for m in cite.finditer(Path(module.__file__).read_text(encoding="utf-8")):
+            cited.setdefault(next(g for g in m.groups() if g), set()).add(Path(module.__file__).name)
+    assert len(cited) >= 20, sorted(cited)  # the modules cite section 0, 1, 3 and all of 2.1-2.19
+    missing = {number: files for number, files in cited.items() if number not in headings}
+    assert not missing, f"sections cited but absent from docs/corruptions.md: {missing}"

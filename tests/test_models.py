@@ -22,7 +22,7 @@ def test_every_model_trains_on_every_dataset_shape(name, dataset):
 
 
 @pytest.mark.parametrize("name,classes,params", [
-    # Full-width parameter counts pin the architectures of design.md §2 (ResNet18: the well-known
+    # Full-width parameter counts pin the architectures of docs/design.md#models (ResNet18: the well-known
     # 11,173,962 of the CIFAR ResNet18 minus the 10 classifier biases it does not have).
     ("resnet18", 10, 11_173_952), ("resnet34", 10, 21_282_112),
     ("vgg16", 10, 15_255_626), ("vgg19", 10, 20_035_018), ("resnet18", 100, 11_220_032)])

@@ -1,12 +1,17 @@
 """The whole notebook series on the smoke profile, executed once with papermill (as `make reproduce` does)."""
 import json
+import re
 import time
 
 import pandas as pd
 import pytest
+from PIL import Image
 
-from hslib import claims, el2n, reproduce, store, sweep
+from hslib import claims, el2n, experiments, reproduce, store, sweep
 from hslib.config import base_config
+
+# The series takes ~8 minutes on 2 cores: `pytest -m "not slow"` skips it for a fast inner loop.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -18,13 +23,44 @@ def series(tmp_path_factory):
     return out, timings
 
 
+def check_figure_files(folder, spec, profile, run_ids):
+    """The PNG, PDF and JSON sidecar of one paper figure (`spec`: its hslib.experiments.Figure) are what it
+    promises: a decodable, non-blank image about as wide as its panels, a one-page PDF, and a sidecar naming
+    the figure, the profile, its panels in the paper's letter order, and only runs of the results table."""
+    png, pdf, sidecar = (folder / f"{spec.name}.{ext}" for ext in ("png", "pdf", "json"))
+    with Image.open(png) as im:
+        im.verify()  # a truncated or corrupt file fails here
+    with Image.open(png) as im:
+        width, height = im.size
+        colours = im.convert("RGB").getcolors(maxcolors=1 << 24)
+    assert len(colours) > 50, f"{png.name}: {len(colours)} colours, a blank image"  # real plots have hundreds
+    letters = [p.letter for p in spec.panels]
+    if spec.number == 1:  # a gallery of images: rows of thumbnails
+        assert width >= 300 and height >= 300, (png.name, width, height)
+    else:  # up to 4 panels a row, each 4.2-5.4 in wide at 110 dpi (462-594 px), about 3.4-3.9 in high
+        cols, rows = min(len(letters), 4), -(-len(letters) // 4)
+        assert 350 * cols <= width <= 850 * cols and 300 * rows <= height <= 700 * rows, (png.name, width, height)
+    blob = pdf.read_bytes()
+    assert blob.startswith(b"%PDF-") and blob.rstrip().endswith(b"%%EOF"), pdf.name
+    assert len(re.findall(rb"/Type\s*/Page\b(?!s)", blob)) == 1, pdf.name  # one page
+    meta = json.loads(sidecar.read_text())
+    assert (meta["figure"], meta["name"], meta["profile"]) == (spec.number, spec.name, profile)
+    if spec.number == 1:  # the two classes of the gallery, highest- and lowest-EL2N rows
+        assert len(meta["classes"]) == 2 and len(meta["panels"]) == 2
+    else:
+        assert [p["letter"] for p in meta["panels"]] == letters
+        assert all(p["title"].startswith(f"({p['letter']}) ") for p in meta["panels"])
+        assert all(p["runs"] > 0 for p in meta["panels"]), f"{spec.name}: a panel without runs"
+        assert meta["run_ids"] and set(meta["run_ids"]) <= run_ids, spec.name
+
+
 def test_every_paper_figure_is_written(series):
     out, _ = series
-    for n in range(1, 15):
-        for ext in ("png", "pdf"):
-            files = list((out / "figures").glob(f"fig{n:02d}_*.{ext}"))
-            assert files and all(f.stat().st_size > 1000 for f in files), f"figure {n} ({ext})"
-    assert len(list((out / "figures").glob("fig08_*.png"))) == 2  # 8a/c (EL2N) and 8b/d (corruption)
+    run_ids = set(pd.read_csv(out / "results" / "runs.csv")["id"])
+    for spec in experiments.FIGURES:
+        check_figure_files(out / "figures", spec, "smoke", run_ids)
+    paper = sorted(p.stem for p in (out / "figures").glob("fig*.png"))
+    assert paper == sorted(f.name for f in experiments.FIGURES)  # the 14 figures, no stray or duplicate file
 
 
 def test_notebook_03_ran_once_per_method(series):
@@ -41,7 +77,7 @@ def test_notebook_03_ran_once_per_method(series):
 def expected_runs():
     """Every run the series trains: the profile's grids, their dense parents and EL2N scoring runs,
     and the two primer runs."""
-    configs = [c for e in sweep.EXPERIMENTS for c in sweep.grid(e, "smoke")]
+    configs = experiments.all_configs("smoke")
     base = base_config("smoke", dataset="digits", model="resnet18")
     configs += [base, base.replace(method="set", density=0.2)]
     return {c.id for wave in sweep.plan(configs) for c in wave}
@@ -56,14 +92,15 @@ def test_runs_csv_has_exactly_the_runs_of_the_grids(series):
     assert set(layers["id"]) == set(runs["id"])
 
 
-def test_claims_csv_has_one_verdict_per_claim(series):
+def test_claims_csv_has_one_verdict_per_finding_and_panel(series):
     out, _ = series
     table = pd.read_csv(out / "results" / "claims.csv")
-    assert list(table["key"]) == [c.key for c in claims.CLAIMS]
-    assert set(table["verdict"]) <= {"supported", "not supported", "not testable at this profile"}
-    stat = table[~table["key"].isin([c.key for c in claims.CLAIMS if c.structural])]
+    assert list(zip(table["key"], table["panel"])) == [(f.key, p) for f in claims.FINDINGS for p in f.panels]
+    assert set(table["verdict"]) <= set(claims.VERDICTS)
+    stat = table[table["kind"] == "statistical"]
     assert (stat["verdict"] == "not testable at this profile").all()  # one seed: no test
-    assert table.loc[table.key == "flops", "verdict"].item() in ("supported", "not supported")
+    struct = table[table["kind"] == "structural"]
+    assert struct["verdict"].isin(["supported", "contradicted", "inconclusive"]).all() and struct["diff"].notna().all()
 
 
 def test_a_second_series_reuses_every_run(series):
@@ -72,6 +109,5 @@ def test_a_second_series_reuses_every_run(series):
     reproduce.execute(profile="smoke", outputs=out, only=["04", "07"], lanes=1)
     after = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/result.json")}
     assert after == before
-    assert el2n.load_scores(base_config("smoke", dataset="digits", subset="hard", data_ratio=0.5),
-                            out / "runs") is not None
+    assert el2n.load_scores(experiments.scoring_base("smoke", "digits", "resnet18"), out / "runs") is not None
     assert len(store.finished_results(out / "runs")) == len(expected_runs())

@@ -72,8 +72,10 @@ def test_maskable_weights_are_every_conv_and_linear():
 @pytest.mark.parametrize("name", sorted(METHODS))
 def test_initial_density_and_distribution(name):
     cfg, model, m, parent = initialised(name)
-    if name == "dense":
-        assert m.masks is None and all(v == 1.0 for v in m.layer_density().values())
+    if name == "dense":  # no masks at all: all 21 masked-type layers report density 1, and nothing is zeroed
+        assert m.masks is None and m.layer_density() == {n: 1.0 for n, _ in maskable(model)}
+        assert len(m.layer_density()) == 21 and [u["density"] for u in m.updates] == [1.0]
+        assert all(int((p == 0).sum()) == 0 for _, p in maskable(model))
         return
     active, sizes = m.masks.active(), m.masks.sizes()
     if name == "gmp":  # starts dense
@@ -93,8 +95,12 @@ def test_initial_density_and_distribution(name):
 @pytest.mark.parametrize("zero_momentum", [False, True])
 def test_masked_weights_stay_zero_and_density_holds_through_training(name, zero_momentum):
     cfg, model, m, _ = initialised(name, zero_momentum=zero_momentum)
+    before = {n: p.detach().clone() for n, p in maskable(model)}
     opt, events = train_steps(model, m, 3 * STEPS_PER_EPOCH, zero_momentum)
-    if m.masks is None:
+    if m.masks is None:  # dense: no mask events, and every weight of every layer trains (none is held at zero)
+        assert name == "dense" and events == [] and [u["density"] for u in m.updates] == [1.0]
+        for n, p in maskable(model):
+            assert int((p == 0).sum()) == 0 and bool((p.detach() != before[n]).all()), n
         return
     for i, p in enumerate(m.masks.params):
         off = ~m.masks.bool(i)
@@ -119,12 +125,15 @@ def test_set_removes_what_mocanus_rule_names_and_regrows_at_zero():
     old_masks = [m.masks.bool(i).clone() for i in range(len(m.masks))]
     old_w = [p.detach().clone() for p in m.masks.params]
     m.update(step, None)
+    removed_somewhere = named = 0
     for i, p in enumerate(m.masks.params):
         w, old, new = old_w[i].flatten(), old_masks[i].flatten(), m.masks.bool(i).flatten()
         pos = w[(w > 0) & old].sort().values
         neg = w[(w < 0) & old].sort(descending=True).values
         k_pos, k_neg = int(zeta * len(pos)), int(zeta * len(neg))
         removed = old & ~new
+        removed_somewhere += bool(removed.any())
+        named += bool(k_pos and k_neg)
         # Removed (and not regrown) weights are among the k smallest positives / k largest negatives.
         if k_pos:
             assert torch.all(w[removed & (w > 0)] <= pos[k_pos - 1])
@@ -135,6 +144,10 @@ def test_set_removes_what_mocanus_rule_names_and_regrows_at_zero():
         assert torch.all(p.detach().flatten()[grown] == 0)  # newly activated start at zero
         kept = new & old
         assert torch.equal(p.detach().flatten()[kept], w[kept])  # survivors (and re-grown) keep their value
+    # ζ ≈ 0.2 and even the smallest layer (a 32-weight shortcut) has > 5 weights of each sign: the rule names
+    # weights to drop in all 21 layers. The 9 layers ERK keeps dense have no empty slot, so they regrow exactly
+    # what they dropped; the 12 sparse ones end with weights removed.
+    assert zeta > 0.19 and named == 21 and removed_somewhere == 12
 
 
 def test_set_keeps_an_erk_dense_layer_dense():
@@ -202,11 +215,17 @@ def test_lth_rewinds_survivors_to_the_parent_init_and_omp_keeps_trained_weights(
 
 def test_omp_erk_prunes_each_layer_by_magnitude_at_erk_counts():
     cfg, model, m, parent = initialised("omp_erk")
+    assert m.masks.active() == layer_counts(model, "erk", 0.2)
+    partial = 0
     for i, n in enumerate(m.masks.names):
         keep = m.masks.bool(i)
         w = parent["final"][n].abs()
         if 0 < keep.sum() < keep.numel():
             assert w[keep].min() >= w[~keep].max()
+            partial += 1
+    # At width 1/16 and density 0.2, ERK makes 9 of the 21 layers dense (the stem, layer1's four convs, the
+    # three shortcuts, the classifier); the 12 others keep their largest trained magnitudes.
+    assert partial == 12 and sum(a == s for a, s in zip(m.masks.active(), m.masks.sizes())) == 9
 
 
 def test_snip_is_the_global_top_k_of_weight_times_gradient():
@@ -267,3 +286,72 @@ def test_masks_round_trip_through_state_dict():
     other = Masks(build_model("vgg19", 10, width=0.0625))
     with pytest.raises(ValueError, match="another model"):
         other.load_state_dict(state["masks"])
+
+
+def test_count_rounds_to_the_nearest_integer_and_keeps_at_least_one():
+    # round(density·n) with Python's round (ties go to the even integer), clamped to [1, n].
+    cases = {
+        (0.2, 10): 2,     # 2.0
+        (0.3, 10): 3,     # 3.0000000000000004
+        (0.15, 10): 2,    # 1.5 -> 2 (tie, even)
+        (0.25, 10): 2,    # 2.5 -> 2 (tie, even)
+        (0.35, 10): 4,    # 3.5 -> 4 (tie, even)
+        (0.5, 7): 4,      # 3.5 -> 4
+        (0.1, 25): 2,     # 2.5 -> 2
+        (0.37, 100): 37,
+        (0.9999, 10): 10,  # 9.999 -> 10
+        (0.001, 100): 1,  # 0.1 -> 0, but a layer keeps at least one weight
+        (1.0, 9): 9,
+    }
+    assert {k: count(*k) for k in cases} == cases
+
+
+class _Tiny(torch.nn.Module):
+    """Weights (4, 3, 3, 3), (8, 4, 3, 3) and (10, 8): n = 108, 288, 80, N = 476."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = torch.nn.Conv2d(3, 4, 3)
+        self.b = torch.nn.Conv2d(4, 8, 3)
+        self.fc = torch.nn.Linear(8, 10)
+
+
+TINY_SHAPES = [(4, 3, 3, 3), (8, 4, 3, 3), (10, 8)]
+
+
+def test_er_densities_and_counts_by_hand():
+    # ER: raw = (c_out + c_in)/(c_out·c_in) = 7/12, 12/32 = 3/8, 18/80 = 9/40; raw·n = 63, 108, 18 (Σ 189).
+    # d = 0.5: budget 238 = ε·189, ε = 34/27; densities 34/27·(7/12, 3/8, 9/40) = 119/162, 17/36, 17/60,
+    # all ≤ 1; counts round(63·34/27 = 79.33) = 79, round(108·34/27 = 136) = 136, round(18·34/27 = 22.67) = 23.
+    dens = scaled_densities(TINY_SHAPES, "er", 0.5)
+    assert dens == pytest.approx([119 / 162, 17 / 36, 17 / 60], rel=1e-12)
+    assert layer_counts(_Tiny(), "er", 0.5) == [79, 136, 23]
+    # d = 0.8: budget 380.8, ε = 380.8/189 = 2.0148 puts the first layer at 2.0148·7/12 = 1.175 > 1: it is
+    # dense (108). The rest: ε = (380.8 − 108)/(108 + 18) = 2.1651, densities 2.1651·3/8 = 0.81190 and
+    # 2.1651·9/40 = 0.48714; counts round(233.83) = 234 and round(38.97) = 39.
+    dens = scaled_densities(TINY_SHAPES, "er", 0.8)
+    assert dens == pytest.approx([1.0, 272.8 / 126 * 3 / 8, 272.8 / 126 * 9 / 40], rel=1e-12)
+    assert layer_counts(_Tiny(), "er", 0.8) == [108, 234, 39]
+
+
+def test_erk_densities_and_counts_by_hand():
+    # ERK: raw = sum(shape)/prod(shape) = 13/108, 18/288 = 1/16, 18/80 = 9/40; raw·n = 13, 18, 18 (Σ 49).
+    # d = 0.2: ε = 95.2/49 = 1.9429, densities 0.23386, 0.12143, 0.43714 (all ≤ 1);
+    # counts round(13·ε = 25.26) = 25, round(18·ε = 34.97) = 35, round(34.97) = 35.
+    assert scaled_densities(TINY_SHAPES, "erk", 0.2) == pytest.approx(
+        [95.2 / 49 * 13 / 108, 95.2 / 49 / 16, 95.2 / 49 * 9 / 40], rel=1e-12)
+    assert layer_counts(_Tiny(), "erk", 0.2) == [25, 35, 35]
+    # d = 0.5: ε = 238/49 = 4.857 puts the classifier at 4.857·9/40 = 1.093 > 1: dense (80). Then
+    # ε = (238 − 80)/(13 + 18) = 158/31: densities 158/31·13/108 = 1027/1674 and 158/31/16 = 79/248;
+    # counts round(66.26) = 66 and round(91.74) = 92; 66 + 92 + 80 = 238 = 0.5·476.
+    assert scaled_densities(TINY_SHAPES, "erk", 0.5) == pytest.approx([1027 / 1674, 79 / 248, 1.0], rel=1e-12)
+    assert layer_counts(_Tiny(), "erk", 0.5) == [66, 92, 80]
+    # d = 0.8, two capping rounds: ε = 380.8/49 caps the classifier (1.749); then ε = 300.8/31 = 9.703 caps
+    # the first conv (9.703·13/108 = 1.168); then ε = 192.8/18, and the middle conv gets 192.8/288 = 0.66944,
+    # count round(192.8) = 193.
+    assert scaled_densities(TINY_SHAPES, "erk", 0.8) == pytest.approx([1.0, 192.8 / 288, 1.0], rel=1e-12)
+    assert layer_counts(_Tiny(), "erk", 0.8) == [108, 193, 80]
+    # layer_densities reports the same numbers by parameter name; uniform is the density itself.
+    assert layer_densities(_Tiny(), "erk", 0.8) == pytest.approx({"a.weight": 1.0, "b.weight": 192.8 / 288,
+                                                                  "fc.weight": 1.0})
+    assert layer_counts(_Tiny(), "uniform", 0.25) == [27, 72, 20]

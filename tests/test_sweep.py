@@ -47,13 +47,14 @@ def test_dense_parents_run_once_first_and_are_reused(tmp_path):
 SWEEP = [tiny("dense"), tiny("set"), tiny("snip"), tiny("lth"), tiny("gmp", 0.1), tiny("set", 0.1)]
 
 
-def _sweep_child(root):
+def _sweep_child(root, configs=SWEEP, stderr=None, **run_kwargs):
+    """A sweep in a real subprocess (its own session, so the test can kill it like a user would)."""
     code = ("import sys, json; from hslib import sweep; from hslib.config import RunConfig; "
             "cfgs = [RunConfig.from_dict(d) for d in json.loads(sys.argv[1])]; "
-            f"sweep.run(cfgs, root={str(root)!r}, progress='none')")
+            f"sweep.run(cfgs, root={str(root)!r}, progress='none', **{run_kwargs!r})")
     import json
-    return subprocess.Popen([sys.executable, "-c", code, json.dumps([c.to_dict() for c in SWEEP])],
-                            start_new_session=True, stdout=subprocess.DEVNULL)
+    return subprocess.Popen([sys.executable, "-c", code, json.dumps([c.to_dict() for c in configs])],
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=stderr)
 
 
 def _table(path):
@@ -79,6 +80,114 @@ def test_killed_sweep_resumes_without_redoing_finished_runs(tmp_path):
     assert {k: v for k, v in finished_mtimes(root).items() if k in done} == done  # none trained again
     pd.testing.assert_frame_equal(_table(tmp_path / "killed" / "results" / "runs.csv"),
                                   _table(tmp_path / "ref" / "results" / "runs.csv"))
+
+
+LOCAL_SWEEP = [tiny("dense"), tiny("set"), tiny("snip"), tiny("gmp", 0.1), tiny("lth")]  # wave 1: 4 runs
+
+
+def _alive(procs):
+    import psutil
+
+    alive = []
+    for q in procs:
+        try:
+            if q.is_running() and q.status() != psutil.STATUS_ZOMBIE:  # a reaped-late zombie is dead
+                alive.append(q)
+        except psutil.NoSuchProcess:
+            pass
+    return alive
+
+
+def test_kill_9_of_a_local_sweep_leaves_no_worker_and_resumes(tmp_path):
+    """`kill -9` of a local-executor sweep's main process (only it, as a user would; not its process group),
+    mid-wave: its worker processes exit with it, no run stays locked, finished runs are never trained again,
+    and the final table equals an uninterrupted sweep's."""
+    import fcntl
+
+    psutil = pytest.importorskip("psutil")
+    t0 = time.perf_counter()
+    root = tmp_path / "killed" / "runs"
+    with open(tmp_path / "stderr.txt", "w") as err:  # e.g. the resource tracker's leaked-semaphore note
+        p = _sweep_child(root, LOCAL_SWEEP, stderr=err, executor="local", workers=2)
+    procs, cmds = {}, {}  # every process the sweep started (its workers, multiprocessing's helpers), seen running
+    try:
+        deadline = time.time() + 300
+        # Kill once two runs are finished and another has a checkpoint: mid-run, mid-wave (wave 1 has 4 runs).
+        while p.poll() is None and time.time() < deadline:
+            try:
+                for q in psutil.Process(p.pid).children(recursive=True):
+                    if q.pid not in procs:
+                        procs[q.pid], cmds[q.pid] = q, " ".join(q.cmdline())
+            except psutil.NoSuchProcess:
+                break
+            if len(list(root.glob("*/result.json"))) >= 2 and any(
+                    not (c.parent / "result.json").exists() for c in root.glob("*/ckpt-*.pt")):
+                break
+            time.sleep(0.05)
+        assert p.poll() is None, "the sweep ended before it could be killed mid-wave"
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait()
+        t_kill = time.perf_counter()
+        assert sum("spawn_main" in c for c in cmds.values()) == 2, cmds  # the two pool workers
+        while _alive(procs.values()) and time.perf_counter() - t_kill < 10:
+            time.sleep(0.1)
+        gone_after = time.perf_counter() - t_kill
+        orphans = _alive(procs.values())
+        assert not orphans, f"processes of the killed sweep still alive: {[cmds[q.pid] for q in orphans]}"
+    finally:  # never leave a sweep (or its workers) running on a shared machine, whatever failed above
+        for q in _alive([*procs.values()]):
+            q.kill()
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    done = finished_mtimes(root)
+    assert 2 <= len(done) < len(LOCAL_SWEEP) and LOCAL_SWEEP[-1].id not in done  # mid-wave 1
+    interrupted = {c.parent for c in root.glob("*/ckpt-*.pt") if not (c.parent / "result.json").exists()}
+    assert interrupted
+    for d in interrupted:  # the dead worker's run lock went with it: a restart can take it at once
+        with open(d / ".lock", "w") as f:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    sweep.run(LOCAL_SWEEP, executor="local", workers=2, root=root, progress="none")
+    assert {k: v for k, v in finished_mtimes(root).items() if k in done} == done  # none trained again
+    sweep.run(LOCAL_SWEEP, executor="local", workers=2, root=tmp_path / "ref" / "runs", progress="none")
+    pd.testing.assert_frame_equal(_table(tmp_path / "killed" / "results" / "runs.csv"),
+                                  _table(tmp_path / "ref" / "results" / "runs.csv"))
+    print(f"kill -9 test: {time.perf_counter() - t0:.1f}s; the workers exited {gone_after:.2f}s after the kill")
+
+
+def test_ctrl_c_stops_a_local_sweep_and_its_workers_quietly(tmp_path):
+    """Ctrl-C in a terminal signals the whole process group. The workers ignore it (no KeyboardInterrupt traceback
+    from each); the main process stops them: the sweep ends at once instead of training the rest of its wave."""
+    psutil = pytest.importorskip("psutil")
+    root = tmp_path / "runs"
+    with open(tmp_path / "stderr.txt", "w") as err:
+        p = _sweep_child(root, LOCAL_SWEEP, stderr=err, executor="local", workers=2)
+    procs = {}
+    try:
+        deadline = time.time() + 300
+        while p.poll() is None and time.time() < deadline and not list(root.glob("*/ckpt-*.pt")):
+            try:
+                procs.update({q.pid: q for q in psutil.Process(p.pid).children(recursive=True) if q.pid not in procs})
+            except psutil.NoSuchProcess:
+                break
+            time.sleep(0.05)
+        assert p.poll() is None and len(procs) >= 2, "the sweep ended before it could be interrupted"
+        os.killpg(p.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
+        p.wait(timeout=30)
+        deadline = time.time() + 10
+        while _alive(procs.values()) and time.time() < deadline:
+            time.sleep(0.1)
+        assert not _alive(procs.values())
+    finally:
+        for q in _alive([*procs.values()]):
+            q.kill()
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    # Interrupted in their first epochs, the runs are stopped there: none finishes after the interrupt.
+    assert p.returncode != 0 and not finished_mtimes(root)
+    err = (tmp_path / "stderr.txt").read_text()
+    assert err.count("KeyboardInterrupt") == 1 and "SpawnProcess" not in err, err  # the main's own traceback only
 
 
 def test_local_executor_runs_in_worker_processes(tmp_path):
@@ -110,6 +219,10 @@ def test_slurm_dry_run_shows_the_submission(tmp_path, capsys):
 
 
 def test_a_failed_run_is_reported_and_does_not_stop_the_others(tmp_path, capsys):
+    # A damaged dataset: its marker file is there (the sweep's up-front data check passes), its images are not,
+    # so the run fails only when it reads them. (Missing data stops the whole sweep up front: test_bad_inputs.)
+    (tmp_path / "nowhere" / "tiny-imagenet-200").mkdir(parents=True)
+    (tmp_path / "nowhere" / "tiny-imagenet-200" / "wnids.txt").write_text("n01443537\n")
     bad = tiny("dense", data_root=str(tmp_path / "nowhere"), dataset="tinyimagenet")
     good = tiny("set")
     df = sweep.run([bad, good], root=tmp_path / "runs", progress="none")

@@ -66,21 +66,48 @@ def test_killed_run_resumes_and_matches_an_uninterrupted_run(tmp_path, method, d
         assert resumed["layer_density"] == ref["layer_density"]
 
 
-def test_damaged_files_are_detected_and_not_used(tmp_path):
+def test_damaged_files_are_detected_and_not_used(tmp_path, monkeypatch, capsys):
     cfg = RunConfig(**TINY)
-    d = tmp_path / cfg.id
-    train.run(cfg.replace(epochs=2), tmp_path, progress="none")  # another id: just to have real files
-    r = train.run(cfg, tmp_path, progress="none")
+    d = tmp_path / "runs" / cfg.id
+    metrics = ("test_acc", "test_loss", "val_acc", "train_acc", "density", "train_flops")
+
+    # Train all 4 epochs but stop before the result is written: checkpoints 3 and 4 are left (2 are kept).
+    class Stop(Exception):
+        pass
+
+    def stop(*args, **kwargs):
+        raise Stop
+
+    monkeypatch.setattr(train, "_finish", stop)
+    with pytest.raises(Stop):
+        train.run(cfg, tmp_path / "runs", progress="none")
+    monkeypatch.undo()
+    assert sorted(p.name for p in d.glob("ckpt-*.pt")) == ["ckpt-0003.pt", "ckpt-0004.pt"]
+    # The newest checkpoint is truncated: it is skipped (and reported), and the run resumes from epoch 3,
+    # training only the 4th epoch again.
+    blob = (d / "ckpt-0004.pt").read_bytes()
+    (d / "ckpt-0004.pt").write_bytes(blob[: len(blob) // 2])
+    assert store.load_torch(d / "ckpt-0004.pt") is None and train._latest_checkpoint(d)["epoch"] == 3
+    capsys.readouterr()
+    resumed = train.run(cfg, tmp_path / "runs", progress="log")
+    out, err = capsys.readouterr()
+    assert f"ignoring damaged checkpoint {d / 'ckpt-0004.pt'}" in err
+    assert [line.split(" epoch ")[1].split()[0] for line in out.splitlines() if " epoch " in line] == ["4/4"]
+    resumed_weights = store.load_torch(d / "final.pt")
+    # A truncated result.json is not a finished run: the next call trains it again, from scratch (the
+    # checkpoints went with the finished run), and writes a readable result.json. That uninterrupted run
+    # ends exactly where the resumed one did: the older checkpoint was a sound place to resume from.
     text = (d / "result.json").read_text()
     (d / "result.json").write_text(text[: len(text) // 2])
-    assert store.read_result(d) is None and not store.is_finished(tmp_path, cfg)
-    # Two checkpoints; the newest is truncated: resume falls back to the older one.
-    torch.save({"epoch": 1, "model": {}, "optimizer": {}, "method": {}, "history": []}, d / "ckpt-0001.pt")
-    torch.save({"epoch": 2, "model": {}, "optimizer": {}, "method": {}, "history": []}, d / "ckpt-0002.pt")
-    blob = (d / "ckpt-0002.pt").read_bytes()
-    (d / "ckpt-0002.pt").write_bytes(blob[: len(blob) // 2])
-    assert train._latest_checkpoint(d)["epoch"] == 1
-    assert r["test_acc"] >= 0
+    assert store.read_result(d) is None and not store.is_finished(tmp_path / "runs", cfg)
+    again = train.run(cfg, tmp_path / "runs", progress="log")
+    out, _ = capsys.readouterr()
+    assert [line.split(" epoch ")[1].split()[0] for line in out.splitlines() if " epoch " in line] == \
+        ["1/4", "2/4", "3/4", "4/4"]
+    assert all(again[k] == resumed[k] for k in metrics) and store.read_result(d) == again
+    weights = store.load_torch(d / "final.pt")
+    assert weights.keys() == resumed_weights.keys()
+    assert all(torch.equal(weights[k], resumed_weights[k]) for k in weights)
 
 
 @pytest.mark.parametrize("fields,needle", [

@@ -31,6 +31,7 @@ class Context:
 
 class Method:
     name = "dense"
+    label, colour, dashed = "Dense", "#1f77b4", False  # how figures draw it (set for every entry below)
     distributions: tuple = ("none",)  # allowed per-layer distributions; the first is the default
     needs_parent = False  # LTH/OMP/OMP_ERK start from a finished dense run
     sparse = True
@@ -284,5 +285,14 @@ class RigL(SET):
         return inactive[torch.topk(grad.flatten()[inactive].abs(), k).indices]
 
 
+# How each method is drawn: its label and colour in every figure (tab10; the order of this tuple is the
+# plot order). Kept beside the registry so a new method needs one entry, not edits in the plotting code.
+_LOOK = {"dense": ("Dense", "#1f77b4"), "gmp": ("GMP", "#ff7f0e"), "lth": ("LTH", "#2ca02c"), "omp": ("OMP", "#d62728"),
+         "snip": ("SNIP", "#9467bd"), "snip_random": ("SNIP (paper code)", "#9467bd"), "set": ("SET", "#8c564b"),
+         "rigl": ("RigL", "#e377c2"), "omp_erk": ("OMP_ERK", "#7f7f7f"), "random_erk": ("Random-ERK", "#bcbd22"),
+         "uniform": ("Uniform", "#17becf")}
 METHODS: dict[str, type[Method]] = {m.name: m for m in (
-    Dense, GMP, LTH, OMP, SNIP, SNIPRandom, SET, RigL, RandomERK, Uniform, OMPERK)}
+    Dense, GMP, LTH, OMP, SNIP, SNIPRandom, SET, RigL, OMPERK, RandomERK, Uniform)}
+for _name, _cls in METHODS.items():
+    _cls.label, _cls.colour = _LOOK.get(_name, (_name, "#444444"))
+SNIPRandom.dashed = True  # drawn as a dashed SNIP-coloured line: the paper code's variant of SNIP
