@@ -16,6 +16,9 @@ import numbers
 import re
 from dataclasses import dataclass, fields
 
+from .corruptions import NAMES
+from .sparse.methods import METHODS
+
 DATASETS = ("digits", "cifar10", "cifar100", "tinyimagenet")
 MODELS = ("resnet18", "resnet34", "vgg16", "vgg19")
 DISTRIBUTIONS = ("uniform", "er", "erk", "global")
@@ -85,7 +88,6 @@ class RunConfig:
         except (TypeError, ValueError):
             _fail("lr_milestones", self.lr_milestones, "a list of fractions of training in (0, 1)")
         self.validate()
-        from .sparse.methods import METHODS
         if not self.distribution:
             object.__setattr__(self, "distribution", METHODS[self.method].distributions[0])
 
@@ -151,8 +153,6 @@ class RunConfig:
     # ------------------------------------------------------------------ validation
     def validate(self):
         """Raise one ValueError naming the field and the allowed values; nothing has run yet."""
-        from .sparse.methods import METHODS
-
         # Types first, so that a wrong type (e.g. a string from a command line or notebook parameter) gets
         # this one error rather than a TypeError from a comparison below.
         for name, allowed in _NUMBERS.items():
@@ -197,7 +197,6 @@ class RunConfig:
         if self.uses_scores and self.el2n_epoch > self.epochs:
             _fail("el2n_epoch", self.el2n_epoch, f"an integer in [1, epochs={self.epochs}]")
         if self.corruption:
-            from .corruptions import NAMES
             for c in self.corruptions:
                 if c not in NAMES:
                     _fail("corruption", self.corruption, f"'' or '+'-joined names from {list(NAMES)}")

@@ -19,6 +19,8 @@ import torch
 
 from . import store
 from .data import _cache_dir, _seed, data_root
+from .corruptions import corrupt
+from .data import load_dataset
 
 LEVELS = 6  # severities stacked in a generated file (1…5 from the benchmarks, 6 extrapolated)
 ASSIGN_SEED = 0
@@ -68,7 +70,6 @@ def corrupted_split(dataset: str, split: str, images: torch.Tensor, labels: torc
 
 
 def _build(dataset, split, images, labels, name, folder):
-    from .corruptions import corrupt
 
     blocks = [corrupt(images, name, s, seed=_seed(dataset, split, name, s) % 2**31).permute(0, 2, 3, 1).numpy()
               for s in range(1, LEVELS + 1)]
@@ -127,7 +128,6 @@ def real_test(dataset, test_labels, names, severity, root=None):
 def experiment_splits(cfg, xtr, xva, test):
     """(train, val, (test images, labels), source) corrupted as the run asks."""
     names, sev, root = cfg.corruptions, cfg.severity, cfg.data_root or None
-    from .data import load_dataset
 
     # The train/val images passed in are the full splits; their labels key the cache (label noise excluded).
     _, ytr = load_dataset(cfg.dataset, root, "train")

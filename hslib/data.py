@@ -381,3 +381,12 @@ def _pixel_centres(H: int, W: int, device):
 def augmentation(dataset: str) -> dict:
     """The paper's training augmentation: crop (4-px zero padding) + flip; CIFAR-100 adds ±15° rotation."""
     return {"crop": 4, "flip": True, "rotate": 15.0 if dataset == "cifar100" else 0.0}
+
+
+def train_split(cfg):
+    """The full training split (before subsetting and corruption), with label noise if asked."""
+    droot = cfg.data_root or None
+    x, y = load_dataset(cfg.dataset, droot, "train")
+    if cfg.label_noise:
+        y = noisy_labels(y, cfg.label_noise, num_classes(cfg.dataset, droot))
+    return x, y

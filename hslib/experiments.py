@@ -21,8 +21,24 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import torch
 
+from . import store
 from .config import RunConfig, base_config, profile as get_profile
+from .flops import dense_layer_flops
+from .models import build_model
+from .scores import scoring_configs
+from .sparse.distributions import scaled_densities
+from .sparse.masks import maskable
+from .train import parent_config
+
+DATASET_LABELS = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "tinyimagenet": "Tiny-ImageNet", "digits": "digits"}
+MODEL_LABELS = {"resnet18": "ResNet18", "resnet34": "ResNet34", "vgg16": "VGG16", "vgg19": "VGG19"}
+
+
+def pair_label(dataset: str, model: str) -> str:
+    return f"{DATASET_LABELS.get(dataset, dataset)} / {MODEL_LABELS.get(model, model)}"
+
 
 # The paper's (dataset, model) pairs.
 PAIRS = {
@@ -152,8 +168,6 @@ def stand_in(profile_name: str, pair: str) -> tuple[str, str]:
 
 def pair_note(profile_name: str, pair: str) -> str:
     """'CIFAR-100 / ResNet18', or 'digits / ResNet18 (stand-in for CIFAR-100 / ResNet18)'."""
-    from .plots import pair_label
-
     run = stand_in(profile_name, pair)
     if run == PAIRS[pair]:
         return pair_label(*run)
@@ -212,6 +226,23 @@ def panel_configs(panel: Panel, profile_name: str, **overrides) -> list[RunConfi
                           **extra)
     configs += expand(base, method=["dense"], data_ratio=ratios, seed=P["seeds"], **extra)
     return configs
+
+
+def plan(configs) -> list[list[RunConfig]]:
+    """Waves in dependency order: [scoring runs], [runs without parent + dense parents], [children]."""
+    scoring, free, children = [], [], []
+    for c in configs:
+        if c.uses_scores:
+            scoring += scoring_configs(c)
+        p = parent_config(c)
+        if p is None:
+            free.append(c)
+        else:
+            free.append(p)
+            children.append(c)
+            if p.uses_scores:
+                scoring += scoring_configs(p)
+    return [unique(scoring), unique(free), unique(children)]
 
 
 def figure_configs(name, profile_name: str, **overrides) -> list[RunConfig]:
@@ -340,12 +371,6 @@ def _planted(effects, row: dict, metric: str) -> float:
 @functools.lru_cache(maxsize=None)
 def _model_facts(model: str, width: float, image_size: int):
     """(masked layer shapes, dense forward FLOPs per image, parameter count) of a model."""
-    import torch
-
-    from .flops import dense_layer_flops
-    from .models import build_model
-    from .sparse.masks import maskable
-
     torch.manual_seed(0)
     m = build_model(model, 10, width=width, image_size=image_size)
     with torch.no_grad():
@@ -360,8 +385,6 @@ def synthetic_results(profile: str, effects=None, seed: int = 0) -> pd.DataFrame
     accuracy) and optionally `metric` (test_acc, the default; robust_acc; or all). The layer table of the
     layer-density runs is attached as `df.attrs["layers"]` (per-layer densities: the ERK prescription for
     ERK methods and SNIP, uniform for magnitude pruning and Uniform)."""
-    from . import store
-    from .sparse.distributions import scaled_densities
 
     configs = all_configs(profile)
     models = {}
@@ -415,8 +438,6 @@ def compute_estimate(profile_name: str, images_per_second: float = 20000.0) -> d
     included) × training images × epochs, in ResNet18-on-32×32 image passes (another model or image size
     counts by its dense forward FLOPs; a PGD-k step costs (3 + 2k)/3 clean steps). Sparse runs count as dense:
     GPU kernels do not skip zeros. GPU-hours follow from the ResNet18 throughput `images_per_second`."""
-    from .sweep import plan
-
     runs = [c for wave in plan(all_configs(profile_name)) for c in wave]
     ref = _model_facts("resnet18", 1.0, 32)[1]
     passes = equivalents = 0.0

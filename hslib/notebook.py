@@ -11,6 +11,7 @@ from . import experiments, figures, store
 from . import sweep as hsweep
 from .config import PROFILES, profile as get_profile
 from .sparse.methods import METHODS
+from .plots import save
 
 
 def project_root(start: Path | None = None) -> Path:
@@ -64,7 +65,6 @@ class Session:
         return df
 
     def save(self, fig, name: str):
-        from .plots import save
         return save(fig, name, self.figures)
 
     def table(self, configs):

@@ -13,20 +13,16 @@ import pandas as pd
 import seaborn as sns
 
 from .sparse.methods import METHODS
+from . import __version__, store
+from .experiments import DATASET_LABELS, MODEL_LABELS, pair_label  # noqa: F401  (public here)
 
 FIGURES = "outputs/figures"
 # Label, colour and order of every method come from its registry entry: the same colour in every figure.
 METHOD_ORDER = list(METHODS)
 LABELS = {name: m.label for name, m in METHODS.items()}
 PALETTE = {name: m.colour for name, m in METHODS.items()}
-DATASET_LABELS = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "tinyimagenet": "Tiny-ImageNet", "digits": "digits"}
-MODEL_LABELS = {"resnet18": "ResNet18", "resnet34": "ResNet34", "vgg16": "VGG16", "vgg19": "VGG19"}
 METRIC_LABELS = {"test_acc": "test accuracy (%)", "clean_acc": "clean accuracy (%)", "robust_acc": "PGD accuracy (%)",
                  "val_acc": "validation accuracy (%)", "train_flops": "training FLOPs", "density": "density"}
-
-
-def pair_label(dataset: str, model: str) -> str:
-    return f"{DATASET_LABELS.get(dataset, dataset)} / {MODEL_LABELS.get(model, model)}"
 
 
 def suptitle(fig, text: str, profile: str):
@@ -44,7 +40,6 @@ def save(fig, name: str, out=FIGURES) -> list[Path]:
     fig.savefig(paths[1], bbox_inches="tight", metadata={"CreationDate": None, "ModDate": None})
     meta = getattr(fig, "hslib_meta", None)
     if meta is not None:
-        from . import __version__, store
         paths.append(out / f"{name}.json")
         store.write_json(paths[-1], {**meta, "hslib_version": __version__, "git_commit": git_commit()})
     return paths

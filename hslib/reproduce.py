@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .config import PROFILES
 from .notebook import project_root
-from .sweep import EXECUTORS
+from .sweep import EXECUTORS, EXPERIMENTS, check_data, grid
 
 TRAINING_METHODS = ["dense", "gmp", "lth", "omp", "snip", "set"]  # notebook 03 runs once per method
 LANES = [
@@ -114,8 +114,6 @@ def _check_inputs(profile, executor, workers, data, only):
 
 def _check_data(profile, data, root):
     """Every dataset the profile's sweeps need, checked once (files present, nothing read)."""
-    from .sweep import EXPERIMENTS, check_data, grid
-
     # The notebooks run with the project as their folder, so an empty data root means <project>/data there.
     droot = str(Path(data).expanduser()) if data else (os.environ.get("HSLIB_DATA") or str(root / "data"))
     datasets = {c.dataset for e in EXPERIMENTS for c in grid(e, profile)}

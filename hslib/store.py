@@ -30,6 +30,10 @@ OUTPUTS = "outputs"
 COMMITTED = ("figures", "results")
 GENERATED = ("runs", "scores", "notebooks", "book", "slurm")
 DEFAULT_ROOT = f"{OUTPUTS}/runs"
+
+
+class MissingDependency(RuntimeError):
+    """A run needs something that is not there yet (its dense parent, its EL2N scoring runs or scores)."""
 RESULT_KEYS = ("id", "config", "test_acc", "density", "layer_density", "complete")
 
 

@@ -8,8 +8,6 @@ at its update events. On CUDA it trains in bf16 autocast with channels_last, opt
 """
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
 import time
 import traceback
@@ -19,32 +17,24 @@ import torch
 import torch.nn.functional as F
 
 from . import data as hdata
-from . import store
+from . import scores, store
 from .config import RunConfig
+from .device import EVAL_BATCH, autocast, evaluate, headless, predict, resolve_device  # noqa: F401  (public here)
 from .flops import dense_layer_flops, forward_flops, nonzero_params
 from .models import build_model
+from .rundata import experiment_data, train_split  # noqa: F401  (public here)
 from .sparse.masks import maskable
 from .sparse.methods import METHODS, Context
+from .store import MissingDependency  # noqa: F401  (public here)
 
-EVAL_BATCH = 500
 KEEP_CHECKPOINTS = 2
 PARENT_FIELDS = ("dataset", "model", "width", "data_ratio", "subset", "el2n_epoch", "el2n_runs", "corruption",
                  "severity", "adversarial", "epochs", "batch_size", "seed", "profile")
 
 
-class MissingDependency(RuntimeError):
-    """A run needs something that is not there yet (its dense parent, EL2N scores)."""
-
-
 # ------------------------------------------------------------------------------------------ helpers
 def as_config(config) -> RunConfig:
     return config if isinstance(config, RunConfig) else RunConfig.from_dict(dict(config))
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def parent_config(cfg: RunConfig) -> RunConfig | None:
@@ -61,75 +51,9 @@ def check_parent(cfg: RunConfig, parent: RunConfig):
                          f"{', '.join(PARENT_FIELDS)}; differs in {bad or ['method']}")
 
 
-def headless() -> bool:
-    """No progress bars: papermill/CI (HSLIB_HEADLESS=1) or output that is not a terminal nor a notebook."""
-    if os.environ.get("HSLIB_HEADLESS") == "1":
-        return True
-    return not (sys.stderr.isatty() or "ipykernel" in sys.modules)
-
-
-def autocast(device):
-    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
-
-
-@torch.no_grad()
-def predict(model, images, batch_size=EVAL_BATCH):
-    """Logits (float32) of uint8 images in eval mode, batched, on the model's device."""
-    model.eval()
-    dev = next(model.parameters()).device
-    outs = []
-    for i in range(0, len(images), batch_size):
-        x = images[i:i + batch_size].to(dev, non_blocking=True).float().div_(255)
-        if dev.type == "cuda":
-            x = x.contiguous(memory_format=torch.channels_last)
-        with autocast(dev):
-            outs.append(model(x).float())
-    return torch.cat(outs)
-
-
-def evaluate(model, images, labels, batch_size=EVAL_BATCH) -> tuple[float, float]:
-    """(mean cross-entropy, accuracy) with one host sync."""
-    logits = predict(model, images, batch_size)
-    labels = labels.to(logits.device)
-    loss = F.cross_entropy(logits, labels)
-    acc = (logits.argmax(1) == labels).float().mean()
-    loss, acc = torch.stack([loss, acc]).tolist()
-    return loss, acc
-
-
 def lr_at(cfg: RunConfig, epoch: int) -> float:
     drops = sum(epoch >= round(m * cfg.epochs) for m in cfg.lr_milestones)
     return cfg.lr * cfg.lr_gamma ** drops
-
-
-# ------------------------------------------------------------------------------------------ data
-def train_split(cfg: RunConfig):
-    """The full training split (before subsetting and corruption), with label noise if asked."""
-    droot = cfg.data_root or None
-    x, y = hdata.load_dataset(cfg.dataset, droot, "train")
-    if cfg.label_noise:
-        y = hdata.noisy_labels(y, cfg.label_noise, hdata.num_classes(cfg.dataset, droot))
-    return x, y
-
-
-def experiment_data(cfg: RunConfig, root=store.DEFAULT_ROOT) -> dict:
-    """The run's train subset, val and test splits (uint8, CPU), with corruption applied if asked."""
-    droot = cfg.data_root or None
-    xtr, ytr = train_split(cfg)
-    (xva, yva), (xte, yte) = (hdata.load_dataset(cfg.dataset, droot, s) for s in ("val", "test"))
-    out = {"corruption_source": "none"}
-    if cfg.corruption:
-        from . import corrupted
-        xtr, xva, (xte, yte), out["corruption_source"] = corrupted.experiment_splits(cfg, xtr, xva, (xte, yte))
-    if not cfg.uses_scores:
-        idx = hdata.random_subset(len(ytr), cfg.data_ratio)
-    else:
-        from . import el2n
-        idx = el2n.subset_for(cfg, root)
-    idx_t = torch.as_tensor(idx, dtype=torch.long)
-    out.update(train=(xtr[idx_t], ytr[idx_t]), train_index=idx_t, val=(xva, yva), test=(xte, yte),
-               num_classes=hdata.num_classes(cfg.dataset, droot))
-    return out
 
 
 def preflight(cfg: RunConfig, root, parent: RunConfig | None = None) -> RunConfig | None:
@@ -143,8 +67,7 @@ def preflight(cfg: RunConfig, root, parent: RunConfig | None = None) -> RunConfi
                 f"method={cfg.method!r} needs its dense parent run {parent.id} (same data, model and seed) to be "
                 f"finished under {root}; run it first (hslib.sweep.run does this for you)")
     if cfg.uses_scores:
-        from . import el2n
-        el2n.check_scores(cfg, root)
+        scores.check_scores(cfg, root)
     return parent
 
 
@@ -207,7 +130,7 @@ def _train(cfg: RunConfig, directory: Path, root, parent_cfg, progress) -> dict:
     layer_flops = dense_layer_flops(model, xtr.shape[-1])
     attack = None
     if cfg.adversarial:
-        from . import adversarial
+        from . import adversarial  # advertorch: imported only by adversarial runs (it needs a shim, see there)
         attack = adversarial.make_attack(model, cfg.adversarial, cfg.adv_eps, cfg.adv_step, cfg.adv_steps)
     # One step = forward + backward (3× forward); each PGD step adds forward + input gradient (2× forward).
     step_cost = 3 + (2 * cfg.adv_steps if cfg.adversarial else 0)

@@ -42,7 +42,12 @@ NOISY = dict(dataset="digits", model="resnet18", width=0.125, epochs=6, batch_si
 def noisy_scores(tmp_path_factory):
     root = tmp_path_factory.mktemp("el2n") / "runs"
     cfg = RunConfig(**NOISY)
-    return cfg, root, el2n.compute_scores(cfg, root, progress="none")
+    with pytest.raises(train.MissingDependency, match="needs its 2 scoring runs finished"):
+        el2n.compute_scores(cfg, root)  # computing scores never trains behind the caller's back
+    assert not root.exists()
+    for c in el2n.scoring_configs(cfg):
+        train.run(c, root, progress="none")
+    return cfg, root, el2n.compute_scores(cfg, root)
 
 
 def test_planted_hard_samples_get_the_highest_scores(noisy_scores):

@@ -19,7 +19,7 @@ TINY = dict(dataset="digits", model="resnet18", width=0.0625, epochs=4, batch_si
 def test_a_smoke_run_learns_and_writes_its_files(tmp_path):
     cfg = RunConfig(dataset="digits", model="resnet18", width=0.125, epochs=8, batch_size=64, profile="smoke")
     r = train.run(cfg, tmp_path, progress="none")
-    assert r["test_acc"] > 0.6  # chance is 0.1 on ten classes
+    assert r["test_acc"] > 0.6  # chance 0.1; measured over seeds 0-4 × OMP 1/2: 0.944-0.972
     d = tmp_path / cfg.id
     for name in ("config.json", "log.jsonl", "init.pt", "final.pt", "result.json", "updates.jsonl"):
         assert (d / name).exists(), name

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from ..data import _seed
 from .distributions import layer_counts
 from .masks import Masks, count, global_topk_masks, random_mask, topk_mask
+from .masks import maskable
 
 
 @dataclass
@@ -76,7 +77,6 @@ class Method:
 
     def layer_density(self) -> dict:
         if self.masks is None:
-            from .masks import maskable
             return {n: 1.0 for n, _ in maskable(self.model)}
         return self.masks.layer_density()
 

@@ -1,0 +1,289 @@
+"""How a sweep's runs execute: `inline` (this process), `local` (a pool of worker processes, one per GPU on
+CUDA) or `slurm` (submitit job arrays), and the progress line they share. hslib.sweep decides *what* runs
+and in which order; this module only runs a wave of configs and reports each one as it ends.
+
+The local workers never outlive their sweep: an interrupt (Ctrl-C, a notebook's stop button) stops them, and
+they exit by themselves if the sweep's process dies (`kill -9`), releasing their runs for the restart.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from . import store
+from .config import RunConfig
+from . import train
+from .device import headless
+
+EXECUTORS = ("inline", "local", "slurm")
+
+# ------------------------------------------------------------------------------------------ progress
+class Progress:
+    """done / running / failed / left: a tqdm bar interactively, one line per finished run headless."""
+
+    def __init__(self, total: int, done: int, desc: str):
+        self.total, self.done, self.failed, self.running = total, done, 0, 0
+        self.bar = None
+        if not headless():
+            from tqdm.auto import tqdm
+            self.bar = tqdm(total=total, initial=done, desc=desc)
+        self._show()
+
+    def _show(self, note: str = ""):
+        left = self.total - self.done - self.failed
+        if self.bar is not None:
+            self.bar.n = self.done + self.failed
+            self.bar.set_postfix(done=self.done, running=self.running, failed=self.failed, left=left)
+        elif note:
+            print(f"[sweep] {self.done}/{self.total} done, {self.failed} failed, {left} left: {note}", flush=True)
+
+    def set_running(self, n: int):
+        self.running = n
+        self._show()
+
+    def finished(self, cfg, result=None, error=None, log=None):
+        if error is None:
+            self.done += 1
+            note = f"{cfg.id} {cfg.method} density={cfg.density:g} ratio={cfg.data_ratio:g} test_acc={result['test_acc']:.3f}"
+        else:
+            self.failed += 1
+            note = f"{cfg.id} {cfg.method} FAILED: {error} (log: {log})"
+            print(f"[sweep] run {cfg.id} failed: {error}\n        log: {log}", file=sys.stderr, flush=True)
+        self._show(note)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+# ------------------------------------------------------------------------------------------ executors
+def _run_one(cfg_dict: dict, root: str, progress: str, log_to_file: bool) -> tuple:
+    """Worker body: train one config; return (id, result or None, error or None, log path)."""
+    cfg = RunConfig.from_dict(cfg_dict)
+    d = store.run_dir(root, cfg)
+    log = d / "train.log"
+    try:
+        if log_to_file:
+            d.mkdir(parents=True, exist_ok=True)
+            import contextlib
+            with open(log, "a") as f, contextlib.redirect_stdout(f), contextlib.redirect_stderr(f):
+                result = train.run(cfg, root, progress="log")
+        else:
+            result = train.run(cfg, root, progress=progress)
+        return cfg.id, result, None, str(log)
+    except Exception as e:  # reported by the sweep, never fatal to the other runs
+        err_file = d / "error.txt"
+        return cfg.id, None, f"{type(e).__name__}: {e}", str(err_file if err_file.exists() else log)
+
+
+def _init_worker(threads: int, gpu_queue):
+    import multiprocessing as mp
+    import signal
+    import threading
+
+    import torch
+
+    # SIGINT goes to the whole process group: Ctrl-C in a terminal, a Jupyter interrupt, and jupyter_client's
+    # interrupt before every kernel shutdown (so each executed notebook). It is for the sweep's main process, which
+    # then stops the workers itself (_local); here it would only print a KeyboardInterrupt traceback per worker.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A worker must not outlive its sweep: after `kill -9` of the main process it would train on (holding its run's
+    # lock) with nobody to collect the result. The parent's sentinel becomes readable the moment the parent is gone.
+    parent = mp.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with_parent, args=(parent.sentinel,), daemon=True,
+                         name="hslib-exit-with-parent").start()
+    if gpu_queue is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu_queue.get())
+    torch.set_num_threads(threads)
+
+
+def _exit_with_parent(sentinel):
+    from multiprocessing.connection import wait
+
+    wait([sentinel])  # blocks until the parent process has exited, however it died
+    os._exit(1)  # at once: no cleanup that could wait on the dead parent; the OS releases the run lock
+
+
+def _inline(wave, root, prog, progress, **_):
+    for c in wave:
+        prog.set_running(1)
+        _, result, error, log = _run_one(c.to_dict(), str(root), progress, log_to_file=False)
+        prog.set_running(0)
+        prog.finished(c, result, error, log)
+
+
+_POOL = {}  # (workers, threads) -> a live ProcessPoolExecutor, reused by later sweeps of this process
+
+
+def _pool(workers: int, gpus: int):
+    """A pool of `workers` spawned processes, kept for the next sweep (imports and data caches stay warm)."""
+    import atexit
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    key = (workers, threads)
+    if key not in _POOL:
+        for old in _POOL.values():
+            old.shutdown()
+        _POOL.clear()
+        ctx = mp.get_context("spawn")  # fork + torch threads can deadlock; spawn starts clean interpreters
+        queue = None
+        if gpus:
+            queue = ctx.Queue()
+            for i in range(workers):
+                queue.put(i % gpus)
+        _POOL[key] = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(threads, queue))
+        # At exit (a script's end, a notebook kernel's shutdown) the idle workers are told to stop and are waited for.
+        atexit.register(_POOL[key].shutdown, wait=True, cancel_futures=True)
+    return _POOL[key]
+
+
+def _stop_pool():
+    """Stop the workers now (an interrupted sweep): queued runs are cancelled, the running ones are terminated and
+    resume from their last checkpoint next time. Nothing goes on training behind the user's back."""
+    for pool in _POOL.values():
+        # ProcessPoolExecutor cannot stop busy workers before Python 3.14 (terminate_workers); its process table can.
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:
+            proc.terminate()
+    _POOL.clear()
+
+
+def _local(wave, root, prog, progress, workers=None, **_):
+    from concurrent.futures import as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    import torch
+
+    gpus = torch.cuda.device_count()
+    workers = workers or (gpus or os.cpu_count() or 1)  # one process per GPU, else one per core
+    if len(wave) == 1 and not _POOL and not gpus:  # starting processes for one run costs more than it saves
+        return _inline(wave, root, prog, progress)
+    pool = _pool(workers, gpus)
+    by_id = {c.id: c for c in wave}
+    try:
+        futures = [pool.submit(_run_one, c.to_dict(), str(root), progress, True) for c in wave]
+    except BrokenProcessPool:  # a worker died earlier (e.g. killed): start a fresh pool
+        _POOL.clear()
+        pool = _pool(workers, gpus)
+        futures = [pool.submit(_run_one, c.to_dict(), str(root), progress, True) for c in wave]
+    left = len(wave)
+    prog.set_running(min(workers, left))
+    try:
+        for fut in as_completed(futures):
+            rid, result, error, log = fut.result()
+            left -= 1
+            prog.set_running(min(workers, left))
+            prog.finished(by_id[rid], result, error, log)
+    except BaseException:  # KeyboardInterrupt above all: the workers ignore SIGINT, so stop them from here
+        _stop_pool()
+        raise
+
+
+class _SubmititRun:
+    """A submitit callable that requeues itself on timeout or preemption; the run resumes from its checkpoint."""
+
+    def __call__(self, cfg_dict, root):
+        return _run_one(cfg_dict, root, "log", True)
+
+    def checkpoint(self, *args, **kwargs):
+        import submitit
+        return submitit.helpers.DelayedSubmission(self, *args, **kwargs)
+
+
+SLURM_DEFAULTS = {"timeout_min": 24 * 60, "gpus_per_node": 1, "cpus_per_task": 8, "mem_gb": 32,
+                  "array_parallelism": 64, "partition": None, "parents": "wave"}
+
+
+def _slurm_params(opts: dict) -> dict:
+    unknown = sorted(set(opts) - set(SLURM_DEFAULTS) - {"cluster", "folder", "dry_run", "additional"})
+    if unknown:
+        raise ValueError(f"unknown slurm option(s) {unknown}; allowed: {sorted(SLURM_DEFAULTS) + ['additional', 'cluster', 'dry_run', 'folder']}")
+    p = {**SLURM_DEFAULTS, **{k: v for k, v in opts.items() if k in SLURM_DEFAULTS}}
+    if p["parents"] not in ("wave", "dependency"):
+        raise ValueError(f"parents={p['parents']!r} is not allowed; allowed values: ['wave', 'dependency']")
+    for key in ("timeout_min", "gpus_per_node", "cpus_per_task", "mem_gb", "array_parallelism"):
+        low = 0 if key == "gpus_per_node" else 1
+        if isinstance(p[key], bool) or not isinstance(p[key], int) or p[key] < low:
+            raise ValueError(f"{key}={p[key]!r} is not allowed; allowed values: an integer >= {low}")
+    if p["partition"] is not None and not isinstance(p["partition"], str):
+        raise ValueError(f"partition={p['partition']!r} is not allowed; allowed values: None or a partition name")
+    if opts.get("cluster") not in SLURM_CLUSTERS:
+        raise ValueError(f"cluster={opts['cluster']!r} is not known; allowed values: {list(SLURM_CLUSTERS)}")
+    return p
+
+
+SLURM_CLUSTERS = (None, "slurm", "local", "debug")  # submitit's AutoExecutor clusters; None = slurm if srun exists
+SLURM_EXTRA = ("additional", "cluster", "dry_run", "folder")  # slurm options that are not sbatch settings
+
+
+def _check_options(executor: str, workers, opts: dict):
+    """Each executor option goes to the executor that reads it: `workers` to 'local', the others to 'slurm'."""
+    slurm_names = sorted([*SLURM_DEFAULTS, *SLURM_EXTRA])
+    unknown = sorted(set(opts) - set(slurm_names))
+    if unknown:
+        raise ValueError(f"unknown executor option(s) {unknown}; allowed: workers (executor='local'), "
+                         f"{slurm_names} (executor='slurm')")
+    takes = {"inline": "no executor options", "local": "only workers", "slurm": f"only {slurm_names}"}[executor]
+    if workers is not None and executor != "local":
+        raise ValueError(f"workers={workers!r} only applies to executor='local', not executor={executor!r} "
+                         f"(which takes {takes})")
+    if opts and executor != "slurm":
+        given = ", ".join(f"{k}={v!r}" for k, v in sorted(opts.items()))
+        raise ValueError(f"option(s) {given} only apply to executor='slurm', not executor={executor!r} "
+                         f"(which takes {takes}); slurm's options: {slurm_names}")
+    if executor == "slurm":
+        _slurm_params(opts)
+
+
+def _executor(root, opts):
+    import submitit
+
+    p = _slurm_params(opts)
+    folder = opts.get("folder") or str(store.outputs_dir("slurm", Path(root).parent) / "%j")
+    ex = submitit.AutoExecutor(folder=folder, cluster=opts.get("cluster"), slurm_max_num_timeout=3)
+    params = {"timeout_min": p["timeout_min"], "cpus_per_task": p["cpus_per_task"], "mem_gb": p["mem_gb"],
+              "slurm_array_parallelism": p["array_parallelism"], "name": "hslib"}
+    if ex.cluster == "slurm":
+        params.update(gpus_per_node=p["gpus_per_node"], slurm_partition=p["partition"],
+                      slurm_additional_parameters=dict(opts.get("additional") or {}))
+    ex.update_parameters(**params)
+    return ex
+
+
+def _slurm_submit(wave, root, opts, after=None):
+    """Submit one wave as a job array; `after` = job ids it must wait for (Slurm dependency)."""
+    ex = _executor(root, opts)
+    if after:
+        extra = dict(opts.get("additional") or {})
+        extra["dependency"] = "afterany:" + ":".join(sorted({j.split("_")[0] for j in after}))
+        ex.update_parameters(slurm_additional_parameters=extra)
+    return ex.map_array(_SubmititRun(), [c.to_dict() for c in wave], [str(root)] * len(wave))
+
+
+def _slurm_collect(jobs, wave, prog):
+    prog.set_running(prog.running + len(jobs))
+    for job, c in zip(jobs, wave):
+        try:
+            _, result, error, log = job.result()
+        except Exception as e:  # the job itself died (node failure, cancelled, out of memory)
+            result, error, log = None, f"{type(e).__name__}: {str(e).splitlines()[0]}", str(job.paths.stdout)
+        prog.set_running(prog.running - 1)
+        prog.finished(c, result, error, log)
+
+
+def _slurm(wave, root, prog, progress, children=None, **opts):
+    """Run a wave as a job array and wait; with parents='dependency', `children` are submitted at once
+    with a Slurm dependency on this wave instead of waiting for it here."""
+    opts.pop("workers", None)
+    jobs = _slurm_submit(wave, root, opts)
+    if children:
+        child_jobs = _slurm_submit(children, root, opts, after=[j.job_id for j in jobs])
+        _slurm_collect(jobs, wave, prog)
+        _slurm_collect(child_jobs, children, prog)
+    else:
+        _slurm_collect(jobs, wave, prog)
