@@ -143,7 +143,8 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, no
     `images`: uint8 N×C×H×W (converted to float [0, 1] batch by batch on the device); `labels`: int N.
     `device`: where to run; None = where the model's parameters are (the model is moved if a device is given).
     Counts stay on the device; the host syncs once at the end. The model's train/eval flags are restored.
-    Returns {"clean_acc", "robust_acc"} as fractions in [0, 1] and "n", the number of images.
+    Returns {"clean_acc", "robust_acc"} as fractions in [0, 1] and "n", the number of images; a point counts
+    as robust only if it is classified right both clean and attacked, so robust_acc <= clean_acc always.
     """
     if not (isinstance(images, torch.Tensor) and images.dtype == torch.uint8 and images.dim() == 4):
         raise ValueError("images must be a uint8 tensor N×C×H×W, got "
@@ -165,10 +166,13 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, no
             x = images[i:i + batch_size].to(device, non_blocking=True).float().div_(255)
             y = labels[i:i + batch_size].to(device, non_blocking=True).long()
             with torch.no_grad():
-                clean += (model(x).argmax(1) == y).sum()
+                ok = model(x).argmax(1) == y
+            clean += ok.sum()
             x_adv = perturb(model, attack, x, y, bn_mode="eval")
             with torch.no_grad():
-                robust += (model(x_adv).argmax(1) == y).sum()
+                # Robust = right on the clean image *and* under attack (RobustBench's convention): a point the
+                # model already gets wrong is not robust, even if a random start happens to land on its label.
+                robust += (ok & (model(x_adv).argmax(1) == y)).sum()
     finally:
         for m, training in modes:
             m.training = training

@@ -76,6 +76,15 @@ def _margin(methods, words, panel=None, **kw):
     return Group(methods, words, margin=True, panel=panel or {}, **kw)
 
 
+def _less_data_more_advantage(family, figure, words, less, more):
+    """(SET, SNIP) − dense at high sparsity on panels c, d (less data) vs a, b (more data) of the figure."""
+    what = f"(SET, SNIP) − dense at sparsity ≥ {HIGH}"
+    return Finding(f"less_data_more_advantage_{family}", figure, "cd",
+                   f"SET's and SNIP's margin over dense at high sparsity is larger with {words}",
+                   _margin(("set", "snip"), f"{what}, {less}", sparsity_min=HIGH),
+                   _margin(("set", "snip"), f"{what}, {more}", {"c": "a", "d": "b"}, sparsity_min=HIGH))
+
+
 FINDINGS = (
     Finding("snn_match_or_beat_dense", 2, "abcd",
             "Most SNNs trained on hard samples match or beat dense at some sparsity (abstract)",
@@ -86,11 +95,7 @@ FINDINGS = (
             DENSE, Group(("lth",), "LTH, all sparsities")),
     Finding("set_snip_win_top30", 2, "cd",
             "With EL2N top-30% data, SET and SNIP beat dense at high sparsity, by a wide margin", SET_SNIP_HIGH, DENSE),
-    Finding("less_data_more_advantage_el2n", 2, "cd",
-            "SET's and SNIP's margin over dense at high sparsity is larger with 30% than with 50% of the hard data",
-            _margin(("set", "snip"), "(SET, SNIP) − dense at sparsity ≥ 0.8, top-30%", sparsity_min=HIGH),
-            _margin(("set", "snip"), "(SET, SNIP) − dense at sparsity ≥ 0.8, top-50%", {"c": "a", "d": "b"},
-                    sparsity_min=HIGH)),
+    _less_data_more_advantage("el2n", 2, "30% than with 50% of the hard data", "top-30%", "top-50%"),
     Finding("set_beats_dense_little_data", 3, "b",
             "With little hard data (≤ 30%), SET beats dense at high sparsity",
             _margin(("set",), "SET − dense at sparsity ≥ 0.8, data ratio ≤ 0.3", sparsity_min=HIGH, ratio_max=0.3),
@@ -110,11 +115,7 @@ FINDINGS = (
             Group(("omp",), "OMP, all sparsities"), Group(("lth",), "LTH, all sparsities")),
     Finding("set_snip_win_corruption_30", 4, "cd",
             "With 30% corrupted data, SET and SNIP beat dense at high sparsity", SET_SNIP_HIGH, DENSE),
-    Finding("less_data_more_advantage_corruption", 4, "cd",
-            "The SNN margin over dense at high sparsity is larger with 30% than with all of the corrupted data",
-            _margin(("set", "snip"), "(SET, SNIP) − dense at sparsity ≥ 0.8, 30% data", sparsity_min=HIGH),
-            _margin(("set", "snip"), "(SET, SNIP) − dense at sparsity ≥ 0.8, full data", {"c": "a", "d": "b"},
-                    sparsity_min=HIGH)),
+    _less_data_more_advantage("corruption", 4, "30% than with all of the corrupted data", "30% data", "full data"),
     Finding("set_snip_win_vgg19_30", 5, "b", "VGG19 with 30% corrupted data: SET and SNIP beat dense at high sparsity",
             SET_SNIP_HIGH, DENSE),
     Finding("adv_snn_robust_full", 6, "ab", "Adversarial training, full data, sparsity 0.9: most SNNs are more "

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, fields
 
 from .corruptions import NAMES
+from .device import PRECISIONS
 from .sparse.methods import METHODS
 
 DATASETS = ("digits", "cifar10", "cifar100", "tinyimagenet")
@@ -66,6 +67,8 @@ class RunConfig:
     weight_decay: float = 5e-4
     lr_milestones: tuple = (0.5, 0.75)  # fractions of `epochs` where lr is multiplied by lr_gamma
     lr_gamma: float = 0.1
+    # "fp32" (float32; TF32 matmuls/convolutions allowed on CUDA) or "bf16" (bfloat16 autocast, CUDA or CPU)
+    precision: str = "fp32"
     # --- sparse-method knobs (ignored by methods that do not use them)
     update_every: float = 4.0  # epochs between mask updates (GMP prune events, SET/RigL rewiring)
     zeta: float = 0.2  # SET/RigL initial rewiring fraction (cosine-decayed)
@@ -163,7 +166,7 @@ class RunConfig:
             if not isinstance(getattr(self, name), bool):
                 _fail(name, getattr(self, name), [True, False])
         for name in ("dataset", "model", "method", "distribution", "subset", "corruption", "adversarial",
-                     "adv_bn_mode", "profile", "device", "data_root"):
+                     "adv_bn_mode", "precision", "profile", "device", "data_root"):
             if not isinstance(getattr(self, name), str):
                 allowed = {"method": sorted(METHODS), "profile": sorted(PROFILES)}.get(name, _STRINGS.get(name))
                 _fail(name, getattr(self, name), allowed or "a string")
@@ -221,6 +224,8 @@ class RunConfig:
             _fail("momentum", self.momentum, "a number in [0, 1)")
         if not self.weight_decay >= 0:
             _fail("weight_decay", self.weight_decay, "a number >= 0")
+        if self.precision not in PRECISIONS:
+            _fail("precision", self.precision, list(PRECISIONS))
         if not all(0 < m < 1 for m in self.lr_milestones):
             _fail("lr_milestones", self.lr_milestones, "fractions of training in (0, 1)")
         if not self.update_every > 0:
@@ -247,7 +252,7 @@ _NUMBERS = {"width": "a number in (0, 4]", "density": "a number in (0, 1]", "dat
             "zeta": "a number in (0, 1)", "zeta_final": "a number in (0, zeta]", "gmp_start": "a number in [0, 1)",
             "gmp_end": "a number in (0, 1]"}
 _STRINGS = {"dataset": list(DATASETS), "model": list(MODELS), "subset": list(SUBSETS),
-            "adversarial": list(ADVERSARIAL), "adv_bn_mode": list(BN_MODES),
+            "adversarial": list(ADVERSARIAL), "adv_bn_mode": list(BN_MODES), "precision": list(PRECISIONS),
             "corruption": "'' or '+'-joined corruption names (hslib.corruptions.NAMES)",
             "data_root": "'' ($HSLIB_DATA or ./data) or a folder path",
             "device": "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"}
@@ -273,22 +278,34 @@ _PAPER = {
     "grid_sparsities": _ALL,  # Figure 3: SET sparsity x data ratio
     "grid_ratios": _ALL,
     "corruptions": ["gaussian_noise", "impulse_noise", "defocus_blur"],  # one drawn per image
+    "paper_code_snip": ["snip_random"],  # also sweep SNIP as the paper's code runs it (hslib.experiments)
     "corruption_sparsities": _ALL,  # Figures 4, 5
     "severity_sparsities": _ALL,  # Figure 9
 }
 PROFILES = {
     "paper": _PAPER,
     "gpu": {**_PAPER,
-            "about": "the paper's design on one GPU in a day: every pair, 3 seeds, 30 epochs, sparsities 0.1/0.5/0.8/0.9",
-            "run": {"epochs": 30, "el2n_epoch": 3, "el2n_runs": 2, "update_every": 1.0},
+            "about": "the paper's design on one GPU in a day: every pair, 3 seeds, 20 epochs, sparsities 0.1/0.5/0.8/0.9",
+            "run": {"epochs": 20, "el2n_epoch": 2, "el2n_runs": 2, "update_every": 1.0, "precision": "bf16"},
             "seeds": [0, 1, 2],
             "sparsities": [0.1, 0.5, 0.8, 0.9], "grid_sparsities": [0.5, 0.9], "grid_ratios": [0.1, 0.3, 0.5, 0.7, 0.9],
             "corruption_sparsities": [0.1, 0.5, 0.8, 0.9], "severity_sparsities": [0.5, 0.8, 0.9]},
+    "course": {**_PAPER,
+               "about": "the claims testable on a laptop: embedded digits, 3 seeds, width 1/16, 6 epochs (2-core CPU, <= 60 min)",
+               "run": {"epochs": 6, "width": 0.0625, "batch_size": 64, "el2n_epoch": 2, "el2n_runs": 2, "update_every": 1.0,
+                       "adv_steps": 2, "adv_eval_steps": 5},
+               "seeds": [0, 1, 2],
+               "paper_code_snip": [],
+               "stand_ins": {"c100_r18": ["digits", "resnet18"], "tiny_r34": ["digits", "resnet18"],
+                             "c100_v19": ["digits", "vgg19"], "c10_v16": ["digits", "vgg16"]},
+               "sparsities": [0.5, 0.8, 0.9], "grid_sparsities": [0.5, 0.9], "grid_ratios": [0.1, 0.3, 0.7, 0.9],
+               "corruption_sparsities": [0.5, 0.8, 0.9], "severity_sparsities": [0.8]},
     "smoke": {**_PAPER,
               "about": "embedded digits dataset, tiny widths, a few epochs, one seed: proves the pipeline, not the science",
               "run": {"epochs": 3, "width": 0.0625, "batch_size": 32, "el2n_epoch": 1, "el2n_runs": 2, "update_every": 1.0,
                       "adv_steps": 1, "adv_eval_steps": 2},
               "seeds": [0],
+              "paper_code_snip": [],
               "stand_ins": {"c100_r18": ["digits", "resnet18"], "tiny_r34": ["digits", "resnet18"],
                             "c100_v19": ["digits", "vgg19"], "c10_v16": ["digits", "vgg16"]},
               "sparsities": [0.8, 0.9], "grid_sparsities": [0.8, 0.9], "grid_ratios": [0.3, 0.5, 0.9],

@@ -6,8 +6,15 @@ CIFAR-10-C / CIFAR-100-C files stack 1…5 the same way), with `labels.npy` and 
 
 Corruption training (docs/design.md#corruptions) gives every image ONE corruption drawn from the run's set with a fixed
 seed (per split, independent of the run seed), at the run's severity, for train, val and test alike. When
-the real CIFAR-10-C / CIFAR-100-C folder is under the data root, the test split is taken from it instead
-(`corruption_source` = "real ..."), the same draw deciding which corruption each test image gets.
+the real CIFAR-10-C / CIFAR-100-C / Tiny-ImageNet-C folder is under the data root, the test split is taken from it
+instead (`corruption_source` = "real <folder>"), the same draw deciding which corruption each test image gets. The
+real data has severities 1…5 only: at severity 6 the test split is generated, and the source says why.
+
+Tiny-ImageNet-C keeps the official layout, `Tiny-ImageNet-C/<corruption>/<severity>/<wnid>/<val file name>`: test
+image i (val/images/<file i>, listed in val_annotations.txt under <wnid i>) is matched by file name to
+`<corruption>/<severity>/<wnid i>/<file i>`. Extra wnid folders (the full 200 classes beside a class subset) are
+ignored. The decoded JPEGs are cached, one `.npy` (uint8 NHWC, the whole split) per corruption and severity,
+keyed by the folder and every file's size and mtime, so a changed, removed or damaged file is read again.
 """
 from __future__ import annotations
 
@@ -18,13 +25,15 @@ import numpy as np
 import torch
 
 from . import store
-from .data import _cache_dir, _seed, data_root
+from .data import _cache_dir, _seed, data_root, tinyimagenet_test_files
 from .corruptions import corrupt
 from .data import load_dataset
 
 LEVELS = 6  # severities stacked in a generated file (1…5 from the benchmarks, 6 extrapolated)
 ASSIGN_SEED = 0
-REAL_FOLDERS = {"cifar10": "CIFAR-10-C", "cifar100": "CIFAR-100-C"}
+REAL_FOLDERS = {"cifar10": "CIFAR-10-C", "cifar100": "CIFAR-100-C", "tinyimagenet": "Tiny-ImageNet-C"}
+REAL_LEVELS = 5  # severities in the real benchmark files
+TINY_SIZE = 64
 
 
 def _hash(images: torch.Tensor, labels: torch.Tensor) -> str:
@@ -97,19 +106,22 @@ def mixed(dataset, split, images, labels, names, severity, cache=None) -> torch.
 
 
 def real_folder(dataset: str, root=None) -> Path | None:
-    """The real CIFAR-10-C / CIFAR-100-C folder under the data root, if present."""
+    """The real CIFAR-10-C / CIFAR-100-C / Tiny-ImageNet-C folder under the data root, if present."""
     name = REAL_FOLDERS.get(dataset)
     if name is None:
         return None
     folder = data_root(root) / name
-    return folder if (folder / "labels.npy").exists() else None
+    present = folder.is_dir() if dataset == "tinyimagenet" else (folder / "labels.npy").exists()
+    return folder if present else None
 
 
 def real_test(dataset, test_labels, names, severity, root=None):
     """The test split from the real files (one assigned corruption per image), or None if unavailable."""
     folder = real_folder(dataset, root)
-    if folder is None or severity > 5:
+    if folder is None or severity > REAL_LEVELS:
         return None
+    if dataset == "tinyimagenet":
+        return _real_tiny_test(folder, test_labels, names, severity, root)
     n = len(test_labels)
     labels = np.load(folder / "labels.npy")
     if len(labels) != 5 * n or not np.array_equal(labels[:n], test_labels.numpy()):
@@ -125,6 +137,84 @@ def real_test(dataset, test_labels, names, severity, root=None):
     return out
 
 
+def _decode(path: Path, listed_by: Path) -> np.ndarray:
+    """One real Tiny-ImageNet-C JPEG as uint8 H×W×3 (greyscale replicated to RGB)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            arr = np.asarray(im.convert("RGB"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: missing (the test image of that name is listed by {listed_by})") from None
+    except (OSError, ValueError, SyntaxError) as e:  # truncated, damaged or not an image
+        raise ValueError(f"{path}: damaged or not a readable JPEG ({type(e).__name__}: {e})") from None
+    if arr.shape != (TINY_SIZE, TINY_SIZE, 3):
+        raise ValueError(f"{path}: a {arr.shape[1]}×{arr.shape[0]} image; Tiny-ImageNet-C images are "
+                         f"{TINY_SIZE}×{TINY_SIZE}")
+    return arr
+
+
+def real_tiny_split(folder, name: str, severity: int, files, listed_by, cache=None) -> np.ndarray:
+    """The test split under corruption `name` at `severity`, read from the real Tiny-ImageNet-C files
+    `<folder>/<name>/<severity>/<wnid>/<file>` for each (file, wnid) of `files` (in test-split order):
+    uint8 (N, 64, 64, 3), decoded once and cached."""
+    sub = Path(folder) / name / str(severity)
+    if not sub.is_dir():
+        raise FileNotFoundError(f"{sub}: missing; the run's test split needs corruption {name!r} at severity "
+                                f"{severity} from {folder}")
+    h = hashlib.sha256(repr((str(Path(folder).resolve()), name, severity)).encode())
+    for fname, wnid in files:
+        path = sub / wnid / fname
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            what = "missing" if (sub / wnid).is_dir() else f"missing (no class folder {sub / wnid})"
+            raise FileNotFoundError(f"{path}: {what}; the test image of that name is listed by {listed_by}") \
+                from None
+        h.update(f"{wnid}/{fname}:{st.st_size}:{st.st_mtime_ns};".encode())
+    out = Path(cache or _cache_dir()) / "corrupted" / "Tiny-ImageNet-C" / f"{name}-{severity}-{h.hexdigest()[:12]}.npy"
+    n = len(files)
+
+    def cached():
+        try:
+            arr = np.load(out, mmap_mode="r")
+        except (OSError, ValueError):
+            return None
+        return arr if arr.dtype == np.uint8 and arr.shape == (n, TINY_SIZE, TINY_SIZE, 3) else None
+
+    arr = cached()
+    if arr is not None:
+        return arr
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with store.run_lock(out.parent):  # parallel runs needing the same file: one decodes it, the others wait
+        arr = cached()
+        if arr is None:
+            decoded = np.empty((n, TINY_SIZE, TINY_SIZE, 3), dtype=np.uint8)
+            for i, (fname, wnid) in enumerate(files):
+                decoded[i] = _decode(sub / wnid / fname, listed_by)
+            store.write_npy(out, decoded)
+            arr = cached()
+    return arr
+
+
+def _real_tiny_test(folder, test_labels, names, severity, root):
+    wnids, files = tinyimagenet_test_files(root)
+    listed_by = data_root(root) / "tiny-imagenet-200" / "val" / "val_annotations.txt"
+    n = len(test_labels)
+    index = {w: i for i, w in enumerate(wnids)}
+    labels = np.array([index[w] for _, w in files], dtype=np.int64)
+    if len(labels) != n or not np.array_equal(labels, test_labels.numpy()):
+        raise ValueError(f"{listed_by} does not match the tinyimagenet test split ({len(labels)} listed images, "
+                         f"{n} test labels, or the labels differ)")
+    which = assignment(n, names, "test")
+    out = torch.empty((n, 3, TINY_SIZE, TINY_SIZE), dtype=torch.uint8)
+    for k, name in enumerate(names):
+        sel = np.flatnonzero(which == k)
+        arr = real_tiny_split(folder, name, severity, files, listed_by)
+        out[torch.from_numpy(sel)] = torch.from_numpy(np.ascontiguousarray(arr[sel])).permute(0, 3, 1, 2)
+    return out
+
+
 def experiment_splits(cfg, xtr, xva, test):
     """(train, val, (test images, labels), source) corrupted as the run asks."""
     names, sev, root = cfg.corruptions, cfg.severity, cfg.data_root or None
@@ -137,4 +227,7 @@ def experiment_splits(cfg, xtr, xva, test):
     real = real_test(cfg.dataset, test[1], names, sev, root)
     if real is not None:
         return xtr_c, xva_c, (real, test[1]), f"real {REAL_FOLDERS[cfg.dataset]}"
-    return xtr_c, xva_c, (mixed(cfg.dataset, "test", *test, names, sev), test[1]), "generated (hslib.corruptions)"
+    source = "generated (hslib.corruptions)"
+    if real_folder(cfg.dataset, root) is not None:  # present, but the real files stop at severity 5
+        source = f"generated (hslib.corruptions; {REAL_FOLDERS[cfg.dataset]} has no severity {sev})"
+    return xtr_c, xva_c, (mixed(cfg.dataset, "test", *test, names, sev), test[1]), source

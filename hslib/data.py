@@ -154,8 +154,20 @@ def _read_tinyimagenet(root):
         if not (base / "train" / w / "images").is_dir():
             raise FileNotFoundError(f"{base / 'train' / w / 'images'}: missing; {listed} lists class {w!r}")
     train = [(p, index[w]) for w in wnids for p in sorted((base / "train" / w / "images").glob("*.JPEG"))]
+    val = [(base / "val" / "images" / fname, index[wnid]) for fname, wnid in _tiny_val_list(base, index)]
+    words = dict(l.split("\t", 1) for l in base.joinpath("words.txt").read_text().splitlines()) \
+        if (base / "words.txt").exists() else {}
+    names = [words.get(w, w).split(",")[0].strip() for w in wnids]
+    return (read([p for p, _ in train]), np.array([c for _, c in train], dtype=np.int64),
+            read([p for p, _ in val]), np.array([c for _, c in val], dtype=np.int64), names)
+
+
+def _tiny_val_list(base: Path, index: dict) -> list[tuple[str, str]]:
+    """(file name, wnid) of every official val/ image, in val_annotations.txt order (= the test split's order)."""
+    listed, annotations = base / "wnids.txt", base / "val" / "val_annotations.txt"
+    if not annotations.is_file():
+        raise FileNotFoundError(f"{annotations}: missing; it labels the official val/ images (the test split)")
     val = []
-    annotations = base / "val" / "val_annotations.txt"
     for n, line in enumerate(annotations.read_text().splitlines(), 1):
         if not line.strip():
             continue
@@ -165,12 +177,18 @@ def _read_tinyimagenet(root):
         fname, wnid = fields[:2]
         if wnid not in index:
             raise ValueError(f"{annotations}, line {n}: wnid {wnid!r} of {fname} is not listed in {listed}")
-        val.append((base / "val" / "images" / fname, index[wnid]))
-    words = dict(l.split("\t", 1) for l in base.joinpath("words.txt").read_text().splitlines()) \
-        if (base / "words.txt").exists() else {}
-    names = [words.get(w, w).split(",")[0].strip() for w in wnids]
-    return (read([p for p, _ in train]), np.array([c for _, c in train], dtype=np.int64),
-            read([p for p, _ in val]), np.array([c for _, c in val], dtype=np.int64), names)
+        val.append((fname, wnid))
+    return val
+
+
+def tinyimagenet_test_files(root=None) -> tuple[list[str], list[tuple[str, str]]]:
+    """(wnids, [(file name, wnid)]) of Tiny-ImageNet's test split: image i of `load_dataset("tinyimagenet",
+    root, "test")` is val/images/<file name i>, labelled wnids.index(wnid i)."""
+    base = data_root(root) / "tiny-imagenet-200"
+    if not (base / "wnids.txt").exists():
+        _read_tinyimagenet(data_root(root))  # raises its clear 'not found' error
+    wnids = base.joinpath("wnids.txt").read_text().split()
+    return wnids, _tiny_val_list(base, {w: i for i, w in enumerate(wnids)})
 
 
 READERS = {
@@ -302,23 +320,28 @@ class Loader:
     Order and augmentation draw from two generators re-seeded from (seed, epoch), so epoch e is the same
     whether or not the run was interrupted before it, and changing augmentation never changes the order.
     Augmentation is batched on the device: random crop with zero padding, horizontal flip, rotation.
-    Each batch yields (indices into `images`, float images in [0, 1], labels).
+    Each batch yields (indices into `images`, float images in [0, 1], labels). The last batch may be partial;
+    `drop_last` drops it always, `drop_single` only when it holds a single sample (BatchNorm cannot train on
+    one sample), which is how the training loop trains every other sample of every epoch. `len()` is the
+    number of batches an epoch yields.
     """
 
     def __init__(self, images, labels, batch_size, *, train=False, crop=0, flip=False, rotate=0.0, seed=0,
-                 drop_last=False):
+                 drop_last=False, drop_single=False):
         if not (isinstance(batch_size, int) and batch_size >= 1):
             raise ValueError(f"batch_size={batch_size!r} is not allowed; allowed values: an integer >= 1")
         if images.dtype != torch.uint8 or images.ndim != 4:
             raise ValueError(f"images must be a uint8 N×C×H×W tensor, got {images.dtype} {tuple(images.shape)}")
         self.images, self.labels = images, labels
-        self.batch_size, self.train, self.drop_last = batch_size, train, drop_last
+        self.batch_size, self.train, self.drop_last, self.drop_single = batch_size, train, drop_last, drop_single
         self.crop, self.flip, self.rotate, self.seed = crop, flip, rotate, seed
         self.device = images.device
 
     def __len__(self):
-        n = len(self.labels)
-        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+        full, rest = divmod(len(self.labels), self.batch_size)
+        if self.drop_last or (self.drop_single and rest == 1):
+            return full
+        return full + (rest > 0)
 
     def epoch(self, epoch: int = 0):
         n = len(self.labels)

@@ -1,4 +1,8 @@
-"""Where and how a model runs: the device, bf16 autocast on CUDA, batched eval-mode prediction and evaluation.
+"""Where and how a model runs: the device, the numeric precision, batched eval-mode prediction and evaluation.
+
+Precision (RunConfig.precision): "fp32" keeps float32 tensors and, on CUDA, allows TF32 in matmuls and
+convolutions (`tf32_scope`), as PyTorch did by default when the paper's code was written; "bf16" autocasts the
+forward pass to bfloat16 on any device (CUDA, and CPU autocast on a CPU). Logits are returned as float32.
 
 Shared by the training loop (hslib.train) and scoring (hslib.el2n), so neither has to import the other.
 """
@@ -27,28 +31,63 @@ def headless() -> bool:
     return not (sys.stderr.isatty() or "ipykernel" in sys.modules)
 
 
-def autocast(device):
-    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
+PRECISIONS = ("fp32", "bf16")
+
+
+def check_precision(precision):
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r} is not allowed; allowed values: {list(PRECISIONS)}")
+
+
+def uses_tf32(device, precision: str) -> bool:
+    """True when a run of this precision on this device computes its float32 matmuls/convolutions in TF32."""
+    check_precision(precision)
+    return torch.device(device).type == "cuda" and precision == "fp32"
+
+
+@contextlib.contextmanager
+def tf32_scope(device, precision: str):
+    """Inside: TF32 allowed for CUDA matmuls and cuDNN convolutions when `uses_tf32`; the previous flags are
+    restored on exit. Wraps a whole run (backward passes included), or one `predict`."""
+    if not uses_tf32(device, precision):
+        yield
+        return
+    old = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old
+
+
+def autocast(device, precision: str):
+    """bfloat16 autocast of a forward pass for precision 'bf16' (on the device's own type); nothing for 'fp32'."""
+    check_precision(precision)
+    if precision == "bf16":
+        return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 @torch.no_grad()
-def predict(model, images, batch_size=EVAL_BATCH):
-    """Logits (float32) of uint8 images in eval mode, batched, on the model's device."""
+def predict(model, images, batch_size=EVAL_BATCH, precision: str = "fp32"):
+    """Logits (float32) of uint8 images in eval mode, batched, on the model's device, computed in `precision`
+    (scoring always uses the default 'fp32')."""
     model.eval()
     dev = next(model.parameters()).device
     outs = []
-    for i in range(0, len(images), batch_size):
-        x = images[i:i + batch_size].to(dev, non_blocking=True).float().div_(255)
-        if dev.type == "cuda":
-            x = x.contiguous(memory_format=torch.channels_last)
-        with autocast(dev):
-            outs.append(model(x).float())
+    with tf32_scope(dev, precision):
+        for i in range(0, len(images), batch_size):
+            x = images[i:i + batch_size].to(dev, non_blocking=True).float().div_(255)
+            if dev.type == "cuda":
+                x = x.contiguous(memory_format=torch.channels_last)
+            with autocast(dev, precision):
+                outs.append(model(x).float())
     return torch.cat(outs)
 
 
-def evaluate(model, images, labels, batch_size=EVAL_BATCH) -> tuple[float, float]:
+def evaluate(model, images, labels, batch_size=EVAL_BATCH, precision: str = "fp32") -> tuple[float, float]:
     """(mean cross-entropy, accuracy) with one host sync."""
-    logits = predict(model, images, batch_size)
+    logits = predict(model, images, batch_size, precision)
     labels = labels.to(logits.device)
     loss = F.cross_entropy(logits, labels)
     acc = (logits.argmax(1) == labels).float().mean()

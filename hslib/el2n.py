@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from . import store
-from .device import predict, resolve_device
+from .device import predict, resolve_device, tf32_scope
 from .models import build_model
 from .data import train_split
 from .scores import (KINDS, SCORE_SEED, _data_hash, check_scores, load_scores, scores_dir,  # noqa: F401
@@ -46,7 +46,9 @@ def compute_scores(cfg, root=store.DEFAULT_ROOT) -> dict:
             f"finished under {root}; {len(missing)} are not ({', '.join(missing[:3])}…). Train them first: "
             f"hslib.sweep.run(hslib.el2n.scoring_configs(cfg))")
     xs, ys = train_split(configs[0])
-    per_run = torch.stack([el2n(predict(m, xs), ys).cpu() for m in _scoring_models(cfg, root, xs.shape[-1])])
+    # Scoring logits are always fp32 (whatever precision the scoring runs trained in): no autocast.
+    per_run = torch.stack([el2n(predict(m, xs, precision="fp32"), ys).cpu()
+                           for m in _scoring_models(cfg, root, xs.shape[-1])])
     per_run = per_run.numpy().astype(np.float32)
     d = scores_dir(cfg, root)
     d.mkdir(parents=True, exist_ok=True)
@@ -79,7 +81,8 @@ def grand(model, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 6
     norms = []
     for i in range(0, len(images), batch_size):
         x = images[i:i + batch_size].to(dev).float().div_(255)
-        g = per_sample_grads(params, x, labels[i:i + batch_size].to(dev))
+        with tf32_scope(dev, "fp32"):  # the same fp32 precision as EL2N's logits (no autocast)
+            g = per_sample_grads(params, x, labels[i:i + batch_size].to(dev))
         norms.append(torch.stack([t.flatten(1).pow(2).sum(1) for t in g.values()]).sum(0).sqrt())
     return torch.cat(norms).cpu()
 

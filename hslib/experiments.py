@@ -98,6 +98,17 @@ def _curves(grid, pairs_ratios, **kw):
     return tuple(Panel("abcd"[i], pair, grid, ratio, "curve", **kw) for i, (pair, ratio) in enumerate(pairs_ratios))
 
 
+def _adversarial(sparsity):
+    """Figures 6 and 10: full data (a, b) then 50% (c, d); VGG16 / CIFAR-10 first, then ResNet18 / CIFAR-100."""
+    return tuple(Panel("abcd"[i], p, "adversarial", r, "bars", metric="robust_acc", sparsity=sparsity)
+                 for i, (r, p) in enumerate([(r, p) for r in (1.0, 0.5) for p in ("c10_v16", "c100_r18")]))
+
+
+def _layers(*specs):
+    """Figures 7, 11, 12: layer-wise densities at sparsity 0.8; specs = (pair, grid, data ratio) per panel."""
+    return tuple(Panel("ab"[i], pair, grid, ratio, "layers", sparsity=0.8) for i, (pair, grid, ratio) in enumerate(specs))
+
+
 _BOTH = ("c100_r18", "tiny_r34")
 # Figures 13/14: "sparsity 0.8 and 0.7 ... data ratio 1.0 (a) and 0.3 (b), respectively" (the paper's caption).
 _VARIANT_PANELS = (("a", 1.0, 0.8), ("b", 0.3, 0.7))
@@ -116,11 +127,9 @@ FIGURES = (
     Figure(5, "fig05_corruption_vgg19", "corruption training, VGG19, severity 5", "05_common_corruptions",
            _curves("corruption_vgg", [("c100_v19", 1.0), ("c100_v19", 0.3)])),
     Figure(6, "fig06_adversarial_sparsity90", "adversarial training at sparsity 0.9", "06_adversarial",
-           tuple(Panel("abcd"[i], p, "adversarial", r, "bars", metric="robust_acc", sparsity=0.9)
-                 for i, (r, p) in enumerate([(r, p) for r in (1.0, 0.5) for p in ("c10_v16", "c100_r18")]))),
+           _adversarial(0.9)),
     Figure(7, "fig07_layer_density", "layer-wise density of conv layers, sparsity 0.8, 30% data", "07_layer_density",
-           (Panel("a", "c100_r18", "el2n", 0.3, "layers", sparsity=0.8),
-            Panel("b", "c100_v19", "corruption_vgg", 0.3, "layers", sparsity=0.8))),
+           _layers(("c100_r18", "el2n", 0.3), ("c100_v19", "corruption_vgg", 0.3))),
     Figure(8, "fig08_variants_flops", "SNN variants (a, b) and training FLOPs vs accuracy (c, d), 30% data",
            "07_layer_density",
            (Panel("a", "c100_r18", "variants", 0.3, "variant_bars", MAIN + VARIANTS, sparsity=0.8),
@@ -130,15 +139,12 @@ FIGURES = (
     Figure(9, "fig09_corruption_severity", "corruption training across severities, 30% data", "05_common_corruptions",
            tuple(Panel("abc"[i], "c100_r18", "severity", 0.3, "curve", severity=s) for i, s in enumerate((2, 4, 6)))),
     Figure(10, "fig10_adversarial_sparsity80", "adversarial training at sparsity 0.8", "06_adversarial",
-           tuple(Panel("abcd"[i], p, "adversarial", r, "bars", metric="robust_acc", sparsity=0.8)
-                 for i, (r, p) in enumerate([(r, p) for r in (1.0, 0.5) for p in ("c10_v16", "c100_r18")]))),
+           _adversarial(0.8)),
     Figure(11, "fig11_layer_density", "layer-wise density of conv layers, sparsity 0.8", "07_layer_density",
-           (Panel("a", "c100_r18", "el2n", 0.5, "layers", sparsity=0.8),
-            Panel("b", "c100_v19", "corruption_vgg", 1.0, "layers", sparsity=0.8))),
+           _layers(("c100_r18", "el2n", 0.5), ("c100_v19", "corruption_vgg", 1.0))),
     Figure(12, "fig12_layer_density_tiny", "layer-wise density of conv layers, sparsity 0.8, 30% data",
            "07_layer_density",
-           (Panel("a", "tiny_r34", "el2n", 0.3, "layers", sparsity=0.8),
-            Panel("b", "tiny_r34", "corruption", 0.3, "layers", sparsity=0.8))),
+           _layers(("tiny_r34", "el2n", 0.3), ("tiny_r34", "corruption", 0.3))),
     Figure(13, "fig13_variants_el2n", "SNN variants on EL2N-hard data, sparsity 0.8 and 0.7", "04_hard_sample_results",
            tuple(Panel(x, "tiny_r34", "variants", r, "variant_bars", MAIN + VARIANTS, sparsity=s)
                  for x, r, s in _VARIANT_PANELS)),
@@ -199,6 +205,20 @@ def unique(configs) -> list[RunConfig]:
     return out
 
 
+# The paper's released code runs SNIP as its per-layer counts with random positions (our `snip_random`); a
+# profile that lists it in `paper_code_snip` sweeps it beside canonical SNIP on the accuracy-vs-sparsity panels
+# of the EL2N and corruption figures, drawn dashed, so a reader sees whether that choice moves a finding.
+PAPER_CODE_GRIDS = ("el2n", "corruption", "corruption_vgg")
+
+
+def panel_methods(panel: Panel, profile_name: str) -> tuple:
+    """The sparse methods a panel draws at a profile: its own, plus the paper-code SNIP where swept."""
+    extra = get_profile(profile_name).get("paper_code_snip", [])
+    if panel.show == "curve" and panel.grid in PAPER_CODE_GRIDS:
+        return tuple(panel.methods) + tuple(m for m in extra if m not in panel.methods)
+    return tuple(panel.methods)
+
+
 def panel_configs(panel: Panel, profile_name: str, **overrides) -> list[RunConfig]:
     """Every run a panel draws: its methods (and dense) over its sparsities, ratios and the profile's seeds."""
     if panel.show == "examples":
@@ -221,9 +241,9 @@ def panel_configs(panel: Panel, profile_name: str, **overrides) -> list[RunConfi
         extra = {"adversarial": ["linf"]}
     densities = [round(1 - s, 6) for s in sparsities]
     configs = []
-    if panel.methods:
-        configs += expand(base, method=list(panel.methods), density=densities, data_ratio=ratios, seed=P["seeds"],
-                          **extra)
+    methods = panel_methods(panel, profile_name)
+    if methods:
+        configs += expand(base, method=list(methods), density=densities, data_ratio=ratios, seed=P["seeds"], **extra)
     configs += expand(base, method=["dense"], data_ratio=ratios, seed=P["seeds"], **extra)
     return configs
 
@@ -324,7 +344,7 @@ def panel_rows(results: pd.DataFrame, panel: Panel, profile_name: str) -> pd.Dat
         keep &= df.adversarial != ""
     if panel.ratio is not None:
         keep &= np.isclose(df.data_ratio, panel.ratio)
-    keep &= df.method.isin(("dense",) + tuple(panel.methods))
+    keep &= df.method.isin(("dense",) + panel_methods(panel, profile_name))
     if panel.sparsity is not None:
         keep &= (df.method == "dense") | np.isclose(df.sparsity, panel.sparsity)
     return df[keep]

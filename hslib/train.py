@@ -4,7 +4,8 @@
 interrupted one resumes from its newest complete checkpoint, and everything a run needs (data, the dense
 parent, EL2N scores) is checked before any work starts. The loop keeps loss and accuracy on the device and
 syncs once per epoch; the sparsity method hooks in after every optimizer step (one fused mask multiply) and
-at its update events. On CUDA it trains in bf16 autocast with channels_last, optionally torch.compile'd.
+at its update events. It trains in `cfg.precision` (fp32 with TF32 on CUDA, or bf16 autocast); on CUDA with
+channels_last, optionally torch.compile'd.
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ import torch.nn.functional as F
 from . import data as hdata
 from . import scores, store
 from .config import RunConfig
-from .device import EVAL_BATCH, autocast, evaluate, headless, predict, resolve_device  # noqa: F401  (public here)
+from .device import (EVAL_BATCH, autocast, evaluate, headless, predict, resolve_device,  # noqa: F401  (public here)
+                     tf32_scope, uses_tf32)
 from .flops import dense_layer_flops, forward_flops, nonzero_params
 from .models import build_model
 from .rundata import experiment_data, train_split  # noqa: F401  (public here)
@@ -29,7 +31,7 @@ from .store import MissingDependency  # noqa: F401  (public here)
 
 KEEP_CHECKPOINTS = 2
 PARENT_FIELDS = ("dataset", "model", "width", "data_ratio", "subset", "el2n_epoch", "el2n_runs", "corruption",
-                 "severity", "adversarial", "epochs", "batch_size", "seed", "profile")
+                 "severity", "adversarial", "epochs", "batch_size", "precision", "seed", "profile")
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -89,7 +91,8 @@ def run(config, root=store.DEFAULT_ROOT, progress: str = "auto", parent=None) ->
             return done
         store.write_json(directory / "config.json", cfg.to_dict())
         try:
-            result = _train(cfg, directory, root, parent_cfg, progress)
+            with tf32_scope(resolve_device(cfg.device), cfg.precision):  # for the whole run, backward passes too
+                result = _train(cfg, directory, root, parent_cfg, progress)
         except BaseException:
             (directory / "error.txt").write_text(traceback.format_exc())
             raise
@@ -121,8 +124,10 @@ def _train(cfg: RunConfig, directory: Path, root, parent_cfg, progress) -> dict:
     if cfg.method == "dense" and not (directory / "init.pt").exists():
         store.save_torch(directory / "init.pt", model.state_dict())  # LTH rewinds its children to this
 
-    loader = hdata.Loader(xtr, ytr, cfg.batch_size, train=True, seed=cfg.seed,
-                          drop_last=len(ytr) >= cfg.batch_size, **hdata.augmentation(cfg.dataset))
+    # Every sample is trained every epoch, the partial last batch included, except a last batch of one sample
+    # (BatchNorm cannot train on it); steps_per_epoch (the sparse methods' schedules) counts the batches trained.
+    loader = hdata.Loader(xtr, ytr, cfg.batch_size, train=True, seed=cfg.seed, drop_single=True,
+                          **hdata.augmentation(cfg.dataset))
     steps_per_epoch = len(loader)
     method = METHODS[cfg.method](cfg, model, steps_per_epoch)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
@@ -184,7 +189,7 @@ def _train(cfg: RunConfig, directory: Path, root, parent_cfg, progress) -> dict:
                 x = x.contiguous(memory_format=torch.channels_last)
             if attack is not None:
                 x = adversarial.perturb(model, attack, x, y, cfg.adv_bn_mode)
-            with autocast(device):
+            with autocast(device, cfg.precision):
                 out = model_fwd(x)
                 loss = F.cross_entropy(out, y)
             opt.zero_grad(set_to_none=True)
@@ -200,7 +205,7 @@ def _train(cfg: RunConfig, directory: Path, root, parent_cfg, progress) -> dict:
                 method.update(step, opt)
                 fwd = forward_flops(layer_flops, method.layer_density())
         train_time = time.perf_counter() - t0
-        val_loss, val_acc = evaluate(model, *d["val"])
+        val_loss, val_acc = evaluate(model, *d["val"], precision=cfg.precision)
         train_loss, train_acc = (torch.stack([loss_sum, correct.float()]) / max(seen, 1)).tolist()  # the epoch's sync
         wall += time.perf_counter() - t0
         history.append({"epoch": epoch + 1, "lr": lr, "train_loss": train_loss, "train_acc": train_acc,
@@ -221,7 +226,7 @@ def _train(cfg: RunConfig, directory: Path, root, parent_cfg, progress) -> dict:
 
 
 def _finish(cfg, directory, root, model, method, d, history, flops, wall, parent_cfg, device) -> dict:
-    test_loss, test_acc = evaluate(model, *d["test"])
+    test_loss, test_acc = evaluate(model, *d["test"], precision=cfg.precision)
     layers = method.masks.table() if method.masks is not None else [
         {"layer": n, "shape": list(p.shape), "params": p.numel(), "active": p.numel(), "density": 1.0}
         for n, p in maskable(model)]
@@ -238,6 +243,7 @@ def _finish(cfg, directory, root, model, method, d, history, flops, wall, parent
         "train_flops": flops, "params": nonzero_params(model, layer_density),
         "wall_time": wall, "epochs_run": len(history), "parent": parent_cfg.id if parent_cfg else None,
         "corruption_source": d["corruption_source"], "device": str(device), "torch": torch.__version__,
+        "precision": cfg.precision, "tf32": uses_tf32(device, cfg.precision),
     }
     if cfg.adversarial:
         from . import adversarial

@@ -61,6 +61,8 @@ CASES = [
      r"unknown RunConfig field\(s\) \['sparsity'\]; allowed fields: \[.*'density'.*\]"),
     ("config-device", lambda t: RunConfig(device="tpu"), ValueError,
      r"device='tpu' is not allowed; allowed values: 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"),
+    ("config-precision", lambda t: RunConfig(precision="fp16"), ValueError,
+     r"precision='fp16' is not allowed; allowed values: \['fp32', 'bf16'\]"),
     ("config-data-root-type", lambda t: RunConfig(data_root=5), ValueError,
      r"data_root=5 is not allowed; allowed values: '' \(\$HSLIB_DATA or ./data\) or a folder path"),
     # --- corruption name / severity

@@ -56,6 +56,8 @@ def test_profiles_are_literal_and_build_valid_configs():
     ({"severity": 7, "corruption": "fog"}, "severity", "6"),
     ({"adversarial": "l1"}, "adversarial", "linf"),
     ({"device": "tpu"}, "device", "cuda"),
+    ({"precision": "fp16"}, "precision", "['fp32', 'bf16']"),
+    ({"precision": 16}, "precision", "['fp32', 'bf16']"),
 ])
 def test_bad_values_raise_one_clear_error(fields, name, allowed):
     with pytest.raises(ValueError) as e:
@@ -69,3 +71,14 @@ def test_unknown_field_is_named():
         RunConfig.from_dict({"dataset": "digits", "sparsity": 0.5})
     with pytest.raises(ValueError, match="unknown RunConfig field"):
         RunConfig().replace(lr_schedule="cosine")
+
+
+def test_precision_is_part_of_the_id():
+    from hslib.config import EXECUTION_FIELDS
+
+    a = RunConfig(dataset="digits")
+    assert a.precision == "fp32" and "precision" not in EXECUTION_FIELDS
+    assert a.replace(precision="bf16").id != a.id
+    assert RunConfig.from_dict(a.replace(precision="bf16").to_dict()).precision == "bf16"
+    s = RunConfig(dataset="digits", method="set", density=0.2)  # sparse and scoring runs too
+    assert s.replace(precision="bf16").id != s.id

@@ -353,3 +353,13 @@ def test_a_wnid_missing_from_wnids_txt_is_named(shared_data, tmp_path, monkeypat
     (base / "wnids.txt").write_text("\n".join([*wnids, "n99999999"]) + "\n")
     with pytest.raises(FileNotFoundError, match="^" + re.escape(f"{base / 'train' / 'n99999999' / 'images'}: missing")):
         load_dataset("tinyimagenet", tmp_path / "c")
+
+
+@pytest.mark.parametrize("n,sizes", [(130, [64, 64, 2]), (129, [64, 64]), (128, [64, 64]), (65, [64]),
+                                     (66, [64, 2]), (1, [])])
+def test_training_loader_drops_only_a_trailing_single_sample(n, sizes):
+    x = torch.zeros(n, 3, 4, 4, dtype=torch.uint8)
+    ld = Loader(x, torch.arange(n), 64, train=True, seed=0, drop_single=True)
+    batches = [len(y) for _, _, y in ld.epoch(0)]
+    assert batches == sizes and len(ld) == len(sizes)  # len() = the steps an epoch really takes
+    assert sum(batches) == n - (n % 64 == 1)  # every sample is trained but a single trailing one

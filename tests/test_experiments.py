@@ -59,8 +59,10 @@ def test_the_paper_profile_runs_only_what_a_figure_draws():
     assert {(c.dataset, c.model) for c in E.grid("severity", "paper")} == {("cifar100", "resnet18")}
     drawn = {c.id for f in E.FIGURES for c in E.figure_configs(f.name, "paper")}
     assert {c.id for c in configs} == drawn
-    # 2 pairs × 2 ratios × (5 methods × 9 sparsities + dense) × 3 seeds for Figure 2
-    assert len(E.figure_configs("fig02_hard_sample_accuracy", "paper")) == 2 * 2 * (5 * 9 + 1) * 3
+    # 2 pairs × 2 ratios × ((5 methods + the paper code's SNIP) × 9 sparsities + dense) × 3 seeds for Figure 2
+    assert len(E.figure_configs("fig02_hard_sample_accuracy", "paper")) == 2 * 2 * (6 * 9 + 1) * 3
+    assert "snip_random" in {c.method for c in E.grid("corruption", "paper")}
+    assert "snip_random" not in {c.method for c in E.grid("adversarial", "paper") + E.all_configs("smoke")}
 
 
 @pytest.fixture(scope="module")

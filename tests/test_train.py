@@ -154,3 +154,45 @@ def test_adversarial_training_keeps_masks_exact_and_reports_robustness(tmp_path)
     assert [int(m.sum()) for m in masks.values()] == counts  # SET rewired, counts unchanged
     for name, m in masks.items():
         assert torch.all(weights[name][~m] == 0)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_precision_is_recorded_and_every_sample_is_trained(tmp_path, precision):
+    from hslib.flops import dense_layer_flops, forward_flops
+    cfg = RunConfig(**{**TINY, "epochs": 1}, precision=precision)
+    r = train.run(cfg, tmp_path, progress="none")
+    # On a CPU: fp32 is plain float32 (no TF32), bf16 is CPU bfloat16 autocast (allowed, it runs).
+    assert r["precision"] == precision and r["config"]["precision"] == precision and r["tf32"] is False
+    assert 0 <= r["test_acc"] <= 1 and r["test_loss"] == r["test_loss"]  # finite, not NaN
+    # One dense epoch costs 3 x forward FLOPs per trained sample: the partial last batch was trained
+    # (here 388 = 6 x 64 + 4 samples), not dropped.
+    n = len(train.experiment_data(cfg, tmp_path)["train"][1])
+    assert n % cfg.batch_size > 1
+    fwd = forward_flops(dense_layer_flops(build_model("resnet18", 10, width=cfg.width), 32), r["layer_density"])
+    assert r["train_flops"] == pytest.approx(3 * fwd * n)
+
+
+def test_precision_contexts():
+    from hslib import device as D
+    lin = torch.nn.Linear(4, 2)
+    with D.autocast(torch.device("cpu"), "bf16"):
+        assert lin(torch.rand(3, 4)).dtype == torch.bfloat16
+    with D.autocast(torch.device("cpu"), "fp32"):
+        assert lin(torch.rand(3, 4)).dtype == torch.float32
+    assert D.predict(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 2)),
+                     torch.zeros(5, 3, 2, 2, dtype=torch.uint8), precision="bf16").dtype == torch.float32
+    assert D.uses_tf32("cuda", "fp32") and not D.uses_tf32("cuda", "bf16") and not D.uses_tf32("cpu", "fp32")
+    # The TF32 flags are set for an fp32 CUDA scope only, and restored afterwards (the flags exist without a GPU).
+    flags = lambda: (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)  # noqa: E731
+    before = flags()
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        with D.tf32_scope(torch.device("cuda"), "fp32"):
+            assert flags() == (True, True)
+        assert flags() == (False, False)
+        with D.tf32_scope(torch.device("cpu"), "fp32"):
+            assert flags() == (False, False)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
+    with pytest.raises(ValueError, match=r"precision='fp16' is not allowed; allowed values: \['fp32', 'bf16'\]"):
+        D.autocast(torch.device("cpu"), "fp16")
