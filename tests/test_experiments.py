@@ -44,6 +44,14 @@ def test_the_table_has_the_papers_panels_letters_and_pairs():
     assert {p.family for p in E.figure(4).panels} == {"corruption"} and E.figure(2).panels[0].family == "el2n"
 
 
+def test_every_figure_is_drawn_by_the_notebook_the_table_names():
+    root = Path(__file__).resolve().parents[1] / "notebooks"
+    for f in E.FIGURES:
+        source = json.loads((root / f"{f.notebook}.ipynb").read_text())
+        code = "".join("".join(c["source"]) for c in source["cells"] if c["cell_type"] == "code")
+        assert f'"{f.name}"' in code, (f.name, f.notebook)
+
+
 @pytest.mark.parametrize("profile", sorted(PROFILES))
 def test_every_profile_maps_every_paper_pair(profile):
     assert set(PROFILES[profile]["stand_ins"]) == set(E.PAIRS)
