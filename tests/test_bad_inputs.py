@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from hslib import adversarial, corruptions, sweep
-from hslib.config import RunConfig
+from hslib.config import PROFILES, RunConfig
 from hslib.notebook import setup
 
 REPO = Path(__file__).resolve().parents[1]
@@ -25,7 +25,9 @@ TINY = dict(dataset="digits", model="resnet18", width=0.0625, epochs=3, batch_si
             profile="smoke", device="cpu", update_every=1.0)
 IMAGES = torch.zeros(2, 3, 32, 32, dtype=torch.uint8)
 SET = RunConfig(**TINY, method="set", density=0.2)
-CHOICES = r"\(choose from '?gpu'?, '?paper'?, '?smoke'?\)"  # argparse's wording for --profile
+# argparse's wording for --profile, and the list every other entry point gives
+CHOICES = r"\(choose from " + ", ".join(f"'?{p}'?" for p in sorted(PROFILES)) + r"\)"
+ALLOWED_PROFILES = re.escape(str(sorted(PROFILES)))
 
 
 def papermill_bad_parameter(t):
@@ -133,9 +135,9 @@ CASES = [
      r"data_root='' = \$HSLIB_DATA or ./data, here \S+/data\) data_root='\S+' has no dataset 'cifar10'"),
     # --- notebook parameters of the wrong type, as papermill injects them
     ("notebook-profile-int", lambda t: setup(profile=3), ValueError,
-     r"profile=3 is not known; allowed values: \['gpu', 'paper', 'smoke'\]"),
+     r"profile=3 is not known; allowed values: " + ALLOWED_PROFILES),
     ("notebook-profile-list", lambda t: setup(profile=["smoke"]), ValueError,
-     r"profile=\['smoke'\] is not known; allowed values: \['gpu', 'paper', 'smoke'\]"),
+     r"profile=\['smoke'\] is not known; allowed values: " + ALLOWED_PROFILES),
     ("notebook-workers-string", lambda t: setup(executor="local", workers="2"), ValueError,
      r"workers='2' is not allowed; allowed values: 0 \(automatic\) or an integer >= 1"),
     ("notebook-workers-bool", lambda t: setup(executor="local", workers=True), ValueError,

@@ -61,6 +61,7 @@ def _table(path):
     return pd.read_csv(path).drop(columns=["wall_time"]).sort_values("id").reset_index(drop=True)
 
 
+@pytest.mark.slow  # a real sweep in a subprocess (15 s): `make test` runs it
 def test_killed_sweep_resumes_without_redoing_finished_runs(tmp_path):
     sweep.run(SWEEP, root=tmp_path / "ref" / "runs", progress="none")
     root = tmp_path / "killed" / "runs"
@@ -98,6 +99,7 @@ def _alive(procs):
     return alive
 
 
+@pytest.mark.slow  # a real sweep in a subprocess (15 s): `make test` runs it
 def test_kill_9_of_a_local_sweep_leaves_no_worker_and_resumes(tmp_path):
     """`kill -9` of a local-executor sweep's main process (only it, as a user would; not its process group),
     mid-wave: its worker processes exit with it, no run stays locked, finished runs are never trained again,
@@ -197,6 +199,7 @@ def test_local_executor_runs_in_worker_processes(tmp_path):
     assert all((tmp_path / "runs" / c.id / "train.log").exists() for c in cfgs)  # per-run logs
 
 
+@pytest.mark.slow  # a real sweep in a subprocess (15 s): `make test` runs it
 def test_submitit_executor_runs_a_sweep_through_its_local_cluster(tmp_path):
     pytest.importorskip("submitit")
     cfgs = [tiny("dense"), tiny("lth")]
@@ -248,8 +251,8 @@ def test_bad_sweep_input_fails_before_anything_runs(tmp_path, call, needle):
 
 def test_profile_grids_have_the_paper_matrix():
     el2n = sweep.grid("el2n", "paper")
-    # 2 pairs x 2 ratios x 3 seeds x (5 methods x 9 sparsities + dense)
-    assert len(el2n) == 2 * 2 * 3 * (5 * 9 + 1)
+    # 2 pairs x 2 ratios x 3 seeds x ((5 methods + the paper code's SNIP) x 9 sparsities + dense)
+    assert len(el2n) == 2 * 2 * 3 * (6 * 9 + 1)
     assert {c.subset for c in el2n} == {"hard"} and {c.data_ratio for c in el2n} == {0.5, 0.3}
     adv = sweep.grid("adversarial", "paper")
     assert {c.adversarial for c in adv} == {"linf"} and {round(1 - c.density, 2) for c in adv if c.method != "dense"} == {0.8, 0.9}
