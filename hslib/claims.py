@@ -165,7 +165,7 @@ FINDINGS = (
 # ------------------------------------------------------------------------------------------ per-seed values
 def shallow_density(layers: pd.DataFrame) -> pd.DataFrame:
     """Per run: mean density of the first third of its conv layers (forward order)."""
-    conv = layers[layers["shape"].apply(lambda s: len(s if isinstance(s, list) else eval(str(s)))) == 4].copy()
+    conv = layers[layers["shape"].apply(lambda s: len(E.as_shape(s))) == 4].copy()
     conv["index"] = conv.groupby("id").cumcount()
     n = conv.groupby("id")["index"].transform("max") + 1
     shallow = conv[conv["index"] < np.ceil(n / 3)]

@@ -15,6 +15,7 @@ documented accuracy model, so the figures and the ledger are verified at paper s
 from __future__ import annotations
 
 import functools
+import json
 import itertools
 import zlib
 from dataclasses import dataclass, field
@@ -309,6 +310,11 @@ def scoring_base(profile_name: str, dataset: str, model: str, **overrides) -> Ru
 
 # ------------------------------------------------------------------------------------------ results
 STRING_COLUMNS = ("corruption", "adversarial", "subset", "distribution")
+
+
+def as_shape(shape) -> list:
+    """A layer's weight shape as a list, whether in memory (list/tuple) or read back from a CSV ("[64, 3, 3, 3]")."""
+    return json.loads(shape) if isinstance(shape, str) else list(shape)
 
 
 def normalise(results: pd.DataFrame) -> pd.DataFrame:

@@ -91,7 +91,7 @@ def _draw_panel(ax, panel: E.Panel, rows: pd.DataFrame, layers, profile: str):
         if not len(lrows):
             return _no_runs(ax, title)
         lrows = lrows.drop(columns=[c for c in ("method",) if c in lrows]).merge(rows[["id", "method"]], on="id")
-        lrows = lrows.assign(shape=lrows["shape"].apply(lambda s: list(s) if not isinstance(s, str) else eval(s)))
+        lrows = lrows.assign(shape=lrows["shape"].apply(E.as_shape))
         conv, shortcuts = _conv_layers(lrows)
         refs = _erk_reference(lrows, 1 - panel.sparsity)
         return plots.layer_density(ax, conv, refs, _wrap(title), shortcuts)
