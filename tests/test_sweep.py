@@ -117,11 +117,16 @@ def test_kill_9_of_a_local_sweep_leaves_no_worker_and_resumes(tmp_path):
         # Kill once two runs are finished and another has a checkpoint: mid-run, mid-wave (wave 1 has 4 runs).
         while p.poll() is None and time.time() < deadline:
             try:
-                for q in psutil.Process(p.pid).children(recursive=True):
-                    if q.pid not in procs:
-                        procs[q.pid], cmds[q.pid] = q, " ".join(q.cmdline())
-            except psutil.NoSuchProcess:
+                children = psutil.Process(p.pid).children(recursive=True)
+            except psutil.NoSuchProcess:  # the sweep itself ended: the assert below says so
                 break
+            for q in children:
+                try:
+                    if q.pid not in procs:
+                        cmds[q.pid] = " ".join(q.cmdline())
+                        procs[q.pid] = q
+                except psutil.NoSuchProcess:  # a short-lived helper came and went: not a reason to kill early
+                    pass
             if len(list(root.glob("*/result.json"))) >= 2 and any(
                     not (c.parent / "result.json").exists() for c in root.glob("*/ckpt-*.pt")):
                 break
