@@ -9,7 +9,7 @@ EXECUTOR ?= local
 DATA     ?=
 WORKERS  ?=
 
-.PHONY: reproduce test bench venv clean-runs
+.PHONY: reproduce test bench venv clean-runs book lab
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,12 @@ venv: $(VENV)/.installed
 reproduce: $(VENV)/.installed
 	$(PY) -m hslib.reproduce --profile $(PROFILE) --executor $(EXECUTOR) --kernel $(KERNEL) \
 		$(if $(DATA),--data $(DATA)) $(if $(WORKERS),--workers $(WORKERS))
+
+book: $(VENV)/.installed  # the executed notebooks of PROFILE as a static site: outputs/book/$(PROFILE)/index.html
+	$(PY) -m hslib.book --profile $(PROFILE)
+
+lab: $(VENV)/.installed  # JupyterLab on the notebooks, with the registered hslib kernel
+	$(VENV)/bin/jupyter lab notebooks/
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q -ra

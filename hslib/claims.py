@@ -280,3 +280,60 @@ def evaluate(results: pd.DataFrame, profile: str, layers: pd.DataFrame | None = 
         ledger.at[i, "verdict"] = ("supported" if significant and d > 0 else
                                    "contradicted" if significant and d < 0 else "inconclusive")
     return ledger
+
+
+# ------------------------------------------------------------------------------------------ in the notebooks
+def _amount(value: float, metric: str) -> str:
+    """A difference in the metric's words: accuracies in percentage points, densities as fractions."""
+    if metric.endswith("_acc"):
+        return f"{100 * value:+.1f} pp"  # percentage points of accuracy
+    if metric == "shallow_density":
+        return f"{value:+.3f} (density)"
+    return f"{value:+.3g}"
+
+
+def _row_words(r) -> str:
+    where = f"({r.panel}) {E.pair_label(r.dataset, r.model)}"
+    if "/".join((r.dataset, r.model)) != r.paper_pair:
+        where += f", standing in for {E.pair_label(*r.paper_pair.split('/'))}"
+    if r.n_seeds == 0 or pd.isna(r.n_seeds):
+        return f"{where}: not testable here, the runs it needs are missing."
+    # a difference of two means of the same metric ("A − B"), with its per-seed evidence
+    said = f"{where}: A − B = {_amount(r['diff'], r.metric)} over {int(r.n_seeds)} seed(s)"
+    if r.kind == "structural":
+        return f"{said} (structural: it must hold in every seed) → **{r.verdict}**."
+    if r.verdict == "not testable at this profile":
+        return f"{said}; a test needs ≥ {MIN_SEEDS} seeds → **not testable at this profile** (direction only)."
+    return (f"{said}, 95% CI [{_amount(r.ci_low, r.metric)}, {_amount(r.ci_high, r.metric)}], "
+            f"Holm-adjusted p = {r.p_adjusted:.3g} → **{r.verdict}**.")
+
+
+def look_for(name, results: pd.DataFrame, profile: str, layers: pd.DataFrame | None = None) -> str:
+    """'What to look for' under a figure, as Markdown, generated from the ledger rather than written by hand:
+    each finding of the paper about this figure, its groups, and what this profile's runs say on each panel.
+    p-values are Holm-adjusted across this figure's rows only; notebook 08 adjusts across the whole ledger."""
+    fig = E.figure(name)
+    ledger = evaluate(results, profile, layers)
+    ledger = ledger[ledger.figure == fig.number]
+    tested = ledger.p_value.notna()
+    if tested.any():  # the full-ledger adjustment assumed the other figures' rows; redo it for this figure
+        ledger.loc[tested, "p_adjusted"] = holm(ledger.loc[tested, "p_value"].to_numpy())
+        for i in ledger.index[tested]:
+            significant, d = ledger.at[i, "p_adjusted"] < ALPHA, ledger.at[i, "diff"]
+            ledger.at[i, "verdict"] = ("supported" if significant and d > 0 else
+                                       "contradicted" if significant and d < 0 else "inconclusive")
+    lines = [f"**What to look for in Figure {fig.number}** ({fig.title}; `{profile}` profile)", ""]
+    if ledger.empty:
+        lines.append("The paper states no comparison about this figure that the ledger tests; read it as an "
+                     "illustration.")
+    for key, rows in ledger.groupby("key", sort=False):
+        r0 = rows.iloc[0]
+        tag = " *(not stated by the paper: an extra check)*" if r0.extra else ""
+        lines.append(f"- **The paper:** {r0.statement}.{tag}  \n"
+                     f"  Compare A = {r0.group_a} with B = {r0.group_b} ({r0.metric}"
+                     f"{'; pp = percentage points' if r0.metric.endswith('_acc') else ''}).")
+        lines += [f"  - {_row_words(r)}" for _, r in rows.iterrows()]
+    if (ledger.verdict == "not testable at this profile").any():
+        lines += ["", f"Rows marked *not testable* cannot be decided at `{profile}`: run a profile with ≥ "
+                      f"{MIN_SEEDS} seeds (`course` on a laptop, `gpu`, `paper`)."]
+    return "\n".join(lines)

@@ -114,6 +114,14 @@ def _inline(wave, root, prog, progress, **_):
         prog.finished(c, result, error, log)
 
 
+def gpu_ids(gpus: int, visible: str | None = None) -> list[str]:
+    """The CUDA_VISIBLE_DEVICES value to give each of `gpus` workers: the entries this process sees (so
+    CUDA_VISIBLE_DEVICES=2,3 gives workers '2' and '3', not '0' and '1'), else device indices."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES") if visible is None else visible
+    ids = [v.strip() for v in visible.split(",") if v.strip()] if visible else []
+    return ids[:gpus] if len(ids) >= gpus else [str(i) for i in range(gpus)]
+
+
 _POOL = {}  # (workers, threads) -> a live ProcessPoolExecutor, reused by later sweeps of this process
 
 
@@ -133,8 +141,9 @@ def _pool(workers: int, gpus: int):
         queue = None
         if gpus:
             queue = ctx.Queue()
+            ids = gpu_ids(gpus)
             for i in range(workers):
-                queue.put(i % gpus)
+                queue.put(ids[i % gpus])
         _POOL[key] = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(threads, queue))
         # At exit (a script's end, a notebook kernel's shutdown) the idle workers are told to stop and are waited for.
         atexit.register(_POOL[key].shutdown, wait=True, cancel_futures=True)

@@ -1,7 +1,7 @@
 """Execute the numbered notebook series with papermill: `python -m hslib.reproduce --profile smoke`.
 
-Executed copies go to outputs/notebooks/ (git-ignored); figures to outputs/figures/, tables to
-outputs/results/. Finished runs are reused, so a second call only re-renders.
+Executed copies go to outputs/notebooks/<profile>/ (git-ignored); figures to outputs/figures/<profile>/, tables
+to outputs/results/<profile>/. Finished runs are reused, so a second call only re-renders.
 
 The series is a small dependency graph. Two lanes are independent of each other and run side by side
 (`--lanes 2`, the default): the primers and the intrinsic-hardness lane (00 → 01 → 02 → 03 per method → 04)
@@ -28,7 +28,7 @@ LANES = [
      *[("03_sparse_training", {"method": m}) for m in TRAINING_METHODS], ("04_hard_sample_results", {})],
     [("05_common_corruptions", {}), ("06_adversarial", {})],
 ]
-FINAL = [("07_layer_density", {}), ("08_claims", {})]
+FINAL = [("07_layer_density", {}), ("08_claims", {}), ("09_exercise_your_own_method", {})]
 SERIES = sorted(LANES[0] + LANES[1], key=lambda nb: nb[0]) + FINAL  # the reading order, and --lanes 1
 
 
@@ -85,7 +85,7 @@ def _execute_lane(notebooks, params: dict, kernel: str, root: str, outputs: str)
     timings = []
     for name, extra in notebooks:
         label = name + "".join(f"-{v}" for v in extra.values())
-        target = Path(outputs) / "notebooks" / f"{label}.ipynb"
+        target = Path(outputs) / "notebooks" / params["profile"] / f"{label}.ipynb"
         print(f"[reproduce] {label} ...", flush=True)
         t0 = time.perf_counter()
         pm.execute_notebook(str(Path(root) / "notebooks" / f"{name}.ipynb"), str(target),
@@ -135,7 +135,7 @@ def execute(profile="smoke", executor="local", workers=0, data="", kernel=None, 
     _check_data(profile, data, root)
     kernel = kernel_name(kernel)
     outputs = Path(outputs).resolve() if outputs else root / "outputs"
-    (outputs / "notebooks").mkdir(parents=True, exist_ok=True)
+    (outputs / "notebooks" / profile).mkdir(parents=True, exist_ok=True)
     params = {"profile": profile, "executor": executor, "workers": workers, "data_root": data}
     args = (params, kernel, str(root), str(outputs))
     keep = (lambda nbs: [nb for nb in nbs if any(nb[0].startswith(o) for o in only)]) if only else list
@@ -150,7 +150,11 @@ def execute(profile="smoke", executor="local", workers=0, data="", kernel=None, 
             timings = [t for f in futures for t in f.result()]
         timings += _execute_lane(keep(FINAL), *args)
     log(f"[reproduce] {len(timings)} notebooks in {time.perf_counter() - t0:.1f}s "
-        f"({sum(t for _, t in timings):.1f}s of notebook time); figures in {outputs / 'figures'}")
+        f"({sum(t for _, t in timings):.1f}s of notebook time); figures in {outputs / 'figures' / profile}")
+    if not only:  # the whole series ran: render it as the profile's book
+        from .book import build
+
+        log(f"[reproduce] book: {build(profile, outputs)}")
     return timings
 
 

@@ -208,17 +208,20 @@ def layers_for(configs, root=DEFAULT_ROOT):
     return pd.DataFrame(rows)
 
 
-def write_tables(root=DEFAULT_ROOT, out="outputs/results") -> dict:
-    """Write runs.csv and layer_density.csv (tidy) under `out`; return their paths."""
+def write_tables(root=DEFAULT_ROOT, out="outputs/results", profile=None) -> dict:
+    """Write runs.csv and layer_density.csv (tidy) under `out`, of every finished run or only of `profile`'s;
+    return their paths."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"runs": out / "runs.csv", "layers": out / "layer_density.csv"}
     df = results(root)
+    lt = layer_table(root)
+    if profile is not None and len(df):  # one runs folder holds every profile's runs (the profile is in the id)
+        df, lt = df[df["profile"] == profile], (lt[lt["profile"] == profile] if len(lt) else lt)
     if len(df):
         df = df.sort_values([c for c in ("profile", "dataset", "model", "method", "density", "data_ratio", "seed", "id")
                              if c in df]).reset_index(drop=True)
     _atomic_bytes(paths["runs"], df.to_csv(index=False).encode())
-    lt = layer_table(root)
     _atomic_bytes(paths["layers"], lt.to_csv(index=False).encode())
     return paths
 

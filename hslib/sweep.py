@@ -169,8 +169,9 @@ def run(configs, executor: str = "inline", root=store.DEFAULT_ROOT, workers: int
                         print(f"[sweep] EL2N scoring for {c.dataset}/{c.model} failed: {e}", file=sys.stderr)
     finally:
         prog.close()
-    if tables:
-        store.write_tables(root, root.parent / "results")
+    if tables:  # each profile's tables beside its figures: <outputs>/results/<profile>/
+        for name in sorted({c.profile for c in configs}):
+            store.write_tables(root, root.parent / "results" / name, name)
     df = store.results_for(configs, root)
     df.attrs["failed"] = sorted({c.id for c in configs} - set(df["id"] if len(df) else []))
     df.attrs["seconds"] = time.perf_counter() - t0

@@ -284,3 +284,25 @@ def test_the_package_import_graph_has_no_cycle():
     for m in sorted(graph):
         if m not in state:
             visit(m, [m])
+
+
+def test_what_to_look_for_is_generated_from_the_ledger(synthetic):
+    # smoke: one seed, so every statistical line says "not testable" and gives only the direction
+    text = claims.look_for("fig06_adversarial_sparsity90", synthetic["smoke"], "smoke")
+    findings = [f for f in claims.FINDINGS if f.figure == 6]
+    assert text.startswith("**What to look for in Figure 6**") and text.count("**The paper:**") == len(findings)
+    assert text.count("→ **not testable at this profile**") == sum(len(f.panels) for f in findings)
+    assert "standing in for CIFAR-10 / VGG16" in text and "run a profile with ≥ 3 seeds" in text
+    # a planted effect reaches the text as a verdict, adjusted across this figure's rows only
+    effects = [{"method": ["set", "snip"], "dataset": "cifar100", "model": "resnet18", "data_ratio": 0.3,
+                "corruption": "", "delta": 0.1}]
+    text = claims.look_for("fig02_hard_sample_accuracy", E.synthetic_results("gpu", effects=effects), "gpu")
+    statement = next(f.statement for f in claims.FINDINGS if f.key == "set_snip_win_top30")
+    block = next(b for b in text.split("- **The paper:**") if b.strip().startswith(statement))
+    c, d = (next(x for x in block.splitlines() if x.strip().startswith(f"- ({p})")) for p in "cd")
+    diff = float(c.split("A − B = ")[1].split(" pp")[0])
+    assert abs(diff - 10) < 1 and c.endswith("→ **supported**.") and "Holm-adjusted p" in c  # CIFAR-100 / ResNet18
+    assert d.endswith("→ **inconclusive**.") and "not testable" not in text  # Tiny-ImageNet: nothing planted
+    structural = claims.look_for("fig07_layer_density", synthetic["paper"], "paper")
+    assert structural.count("(structural: it must hold in every seed)") == 2  # panels a and b
+    assert "states no comparison" in claims.look_for("fig01_el2n_examples", synthetic["paper"], "paper")

@@ -56,10 +56,10 @@ def check_figure_files(folder, spec, profile, run_ids):
 
 def test_every_paper_figure_is_written(series):
     out, _ = series
-    run_ids = set(pd.read_csv(out / "results" / "runs.csv")["id"])
+    run_ids = set(pd.read_csv(out / "results" / "smoke" / "runs.csv")["id"])
     for spec in experiments.FIGURES:
-        check_figure_files(out / "figures", spec, "smoke", run_ids)
-    paper = sorted(p.stem for p in (out / "figures").glob("fig*.png"))
+        check_figure_files(out / "figures" / "smoke", spec, "smoke", run_ids)
+    paper = sorted(p.stem for p in (out / "figures" / "smoke").glob("fig*.png"))
     assert paper == sorted(f.name for f in experiments.FIGURES)  # the 14 figures, no stray or duplicate file
 
 
@@ -68,7 +68,7 @@ def test_notebook_03_ran_once_per_method(series):
     names = {name for name, _ in timings}
     for m in reproduce.TRAINING_METHODS:
         assert f"03_sparse_training-{m}" in names
-        nb = json.loads((out / "notebooks" / f"03_sparse_training-{m}.ipynb").read_text())
+        nb = json.loads((out / "notebooks" / "smoke" / f"03_sparse_training-{m}.ipynb").read_text())
         injected = [c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
         assert injected and f'method = "{m}"' in "".join(injected[0]["source"])
     assert len(timings) == len(reproduce.SERIES)
@@ -85,16 +85,16 @@ def expected_runs():
 
 def test_runs_csv_has_exactly_the_runs_of_the_grids(series):
     out, _ = series
-    runs = pd.read_csv(out / "results" / "runs.csv")
+    runs = pd.read_csv(out / "results" / "smoke" / "runs.csv")
     assert set(runs["id"]) == expected_runs() and runs["id"].is_unique
     assert runs["test_acc"].between(0, 1).all() and (runs["density"] <= 1).all()
-    layers = pd.read_csv(out / "results" / "layer_density.csv")
+    layers = pd.read_csv(out / "results" / "smoke" / "layer_density.csv")
     assert set(layers["id"]) == set(runs["id"])
 
 
 def test_claims_csv_has_one_verdict_per_finding_and_panel(series):
     out, _ = series
-    table = pd.read_csv(out / "results" / "claims.csv")
+    table = pd.read_csv(out / "results" / "smoke" / "claims.csv")
     assert list(zip(table["key"], table["panel"])) == [(f.key, p) for f in claims.FINDINGS for p in f.panels]
     assert set(table["verdict"]) <= set(claims.VERDICTS)
     stat = table[table["kind"] == "statistical"]
@@ -111,3 +111,15 @@ def test_a_second_series_reuses_every_run(series):
     assert after == before
     assert el2n.load_scores(experiments.scoring_base("smoke", "digits", "resnet18"), out / "runs") is not None
     assert len(store.finished_results(out / "runs")) == len(expected_runs())
+
+
+def test_the_book_opens_in_a_browser(series):
+    """The series ends by rendering its book (hslib.book): in Chromium every thumbnail and notebook image loads,
+    every link resolves, and the claims table has one row per claims.csv row."""
+    from browser import check_book
+
+    out, _ = series
+    seen = check_book(out, "smoke")
+    labels = {name + "".join(f"-{v}" for v in extra.values()) for name, extra in reproduce.SERIES}
+    assert {p.stem for p in seen["notebooks"]} == labels  # every notebook of the series has its page
+    assert seen["images"] == len(experiments.FIGURES)  # one thumbnail per paper figure

@@ -4,60 +4,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hslib.config import RunConfig
 from hslib.models import build_model
-from hslib.sparse import METHODS, Context, Masks, count, layer_counts, layer_densities, maskable, scaled_densities
+from hslib.sparse import METHODS, Masks, count, layer_counts, layer_densities, maskable, scaled_densities
+from hslib.sparse.check import STEPS_PER_EPOCH, batch_fn, initialised, make, train_steps
 from hslib.sparse.masks import global_topk_masks
 
-STEPS_PER_EPOCH = 5
-
-
-def make(method, density=0.2, **kw):
-    torch.manual_seed(0)
-    model = build_model("resnet18", 10, width=0.0625)
-    fields = dict(dataset="digits", width=0.0625, epochs=10, update_every=1.0, profile="smoke", method=method,
-                  density=1.0 if method == "dense" else density)
-    cfg = RunConfig(**{**fields, **kw})
-    return cfg, model, METHODS[method](cfg, model, STEPS_PER_EPOCH)
-
-
-def fake_parent(model):
-    """A 'trained' dense parent: its initial weights and different final weights."""
-    init = {k: v.clone() for k, v in model.state_dict().items()}
-    g = torch.Generator().manual_seed(1)
-    final = {k: (v + torch.randn(v.shape, generator=g) if v.dtype.is_floating_point else v.clone())
-             for k, v in init.items()}
-    return {"init": init, "final": final}
-
-
-def batch_fn(n):
-    g = torch.Generator().manual_seed(5)
-    return torch.rand(n, 3, 32, 32, generator=g), torch.randint(0, 10, (n,), generator=g)
-
-
-def initialised(name, density=0.2, **kw):
-    cfg, model, m = make(name, density, **kw)
-    parent = fake_parent(model) if m.needs_parent else None
-    m.init(Context(batch=batch_fn, parent=parent))
-    return cfg, model, m, parent
-
-
-def train_steps(model, m, n, zero_momentum=False, start=0):
-    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
-    x, y = batch_fn(16)
-    events = []
-    for step in range(start + 1, start + n + 1):
-        loss = F.cross_entropy(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        m.after_step(opt)
-        if m.is_event(step):
-            before = [mask.clone() for mask in m.masks.values] if m.masks else None
-            weights = [p.detach().clone() for p in m.masks.params] if m.masks else None
-            m.update(step, opt)
-            events.append((step, before, weights))
-    return opt, events
 
 
 def test_maskable_weights_are_every_conv_and_linear():
@@ -96,7 +47,7 @@ def test_initial_density_and_distribution(name):
 def test_masked_weights_stay_zero_and_density_holds_through_training(name, zero_momentum):
     cfg, model, m, _ = initialised(name, zero_momentum=zero_momentum)
     before = {n: p.detach().clone() for n, p in maskable(model)}
-    opt, events = train_steps(model, m, 3 * STEPS_PER_EPOCH, zero_momentum)
+    opt, events = train_steps(model, m, 3 * STEPS_PER_EPOCH)
     if m.masks is None:  # dense: no mask events, and every weight of every layer trains (none is held at zero)
         assert name == "dense" and events == [] and [u["density"] for u in m.updates] == [1.0]
         for n, p in maskable(model):

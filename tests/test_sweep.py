@@ -38,9 +38,9 @@ def test_dense_parents_run_once_first_and_are_reused(tmp_path):
     before = finished_mtimes(root)
     again = sweep.run(children + [parent], root=root, progress="none")
     assert finished_mtimes(root) == before and len(again) == 5  # nothing retrained
-    runs_csv = pd.read_csv(tmp_path / "results" / "runs.csv")
+    runs_csv = pd.read_csv(tmp_path / "results" / "smoke" / "runs.csv")
     assert set(runs_csv["id"]) == {c.id for c in children} | {parent.id}
-    layers = pd.read_csv(tmp_path / "results" / "layer_density.csv")
+    layers = pd.read_csv(tmp_path / "results" / "smoke" / "layer_density.csv")
     assert len(layers) == 5 * 21  # one row per run and masked layer
 
 
@@ -79,8 +79,8 @@ def test_killed_sweep_resumes_without_redoing_finished_runs(tmp_path):
     assert 2 <= len(done) < len(SWEEP)
     sweep.run(SWEEP, root=root, progress="none")
     assert {k: v for k, v in finished_mtimes(root).items() if k in done} == done  # none trained again
-    pd.testing.assert_frame_equal(_table(tmp_path / "killed" / "results" / "runs.csv"),
-                                  _table(tmp_path / "ref" / "results" / "runs.csv"))
+    pd.testing.assert_frame_equal(_table(tmp_path / "killed" / "results" / "smoke" / "runs.csv"),
+                                  _table(tmp_path / "ref" / "results" / "smoke" / "runs.csv"))
 
 
 LOCAL_SWEEP = [tiny("dense"), tiny("set"), tiny("snip"), tiny("gmp", 0.1), tiny("lth")]  # wave 1: 4 runs
@@ -157,8 +157,8 @@ def test_kill_9_of_a_local_sweep_leaves_no_worker_and_resumes(tmp_path):
     sweep.run(LOCAL_SWEEP, executor="local", workers=2, root=root, progress="none")
     assert {k: v for k, v in finished_mtimes(root).items() if k in done} == done  # none trained again
     sweep.run(LOCAL_SWEEP, executor="local", workers=2, root=tmp_path / "ref" / "runs", progress="none")
-    pd.testing.assert_frame_equal(_table(tmp_path / "killed" / "results" / "runs.csv"),
-                                  _table(tmp_path / "ref" / "results" / "runs.csv"))
+    pd.testing.assert_frame_equal(_table(tmp_path / "killed" / "results" / "smoke" / "runs.csv"),
+                                  _table(tmp_path / "ref" / "results" / "smoke" / "runs.csv"))
     print(f"kill -9 test: {time.perf_counter() - t0:.1f}s; the workers exited {gone_after:.2f}s after the kill")
 
 
@@ -264,3 +264,12 @@ def test_profile_grids_have_the_paper_matrix():
     sev = sweep.grid("severity", "paper")
     assert {c.severity for c in sev} == {2, 4, 6} and {c.data_ratio for c in sev} == {0.3}
     assert all(c.corruption == "gaussian_noise+impulse_noise+defocus_blur" for c in sev)
+
+
+def test_gpu_workers_are_pinned_to_the_visible_devices_not_to_indices():
+    from hslib.executors import gpu_ids
+
+    assert gpu_ids(2, "2,3") == ["2", "3"]  # CUDA_VISIBLE_DEVICES=2,3: physical GPUs 2 and 3
+    assert gpu_ids(2, " 5 , GPU-abc ") == ["5", "GPU-abc"]  # UUIDs and spaces as CUDA accepts them
+    assert gpu_ids(3, "") == ["0", "1", "2"]  # unset: device indices
+    assert gpu_ids(2, "7") == ["0", "1"]  # inconsistent with the count torch sees: indices

@@ -36,6 +36,8 @@ class Method:
     distributions: tuple = ("none",)  # allowed per-layer distributions; the first is the default
     needs_parent = False  # LTH/OMP/OMP_ERK start from a finished dense run
     sparse = True
+    starts_dense = False  # the initial mask keeps every weight (GMP), not the target's counts
+    keeps_density = True  # every mask update keeps each layer's count (GMP's prune events do not)
 
     def __init__(self, cfg, model, steps_per_epoch: int):
         self.cfg, self.model = cfg, model
@@ -195,6 +197,7 @@ class GMP(Method):
     """Gradual magnitude pruning (Zhu & Gupta 2017): start dense; at evenly spaced events from gmp_start to
     gmp_end of training, prune globally by magnitude to s_t = s_f·(1 − (1 − t)^3), t = 0 → 1."""
     name, distributions = "gmp", ("global",)
+    starts_dense, keeps_density = True, False
 
     def __init__(self, cfg, model, steps_per_epoch):
         super().__init__(cfg, model, steps_per_epoch)
