@@ -89,7 +89,7 @@ def build(profile: str, outputs: str | Path | None = None) -> Path:
     from nbconvert import HTMLExporter
 
     from .notebook import project_root
-    from .reproduce import SERIES
+    from .series import SERIES, label as label_of
 
     if profile not in PROFILES:
         raise ValueError(f"profile={profile!r} is not known; allowed values: {sorted(PROFILES)}")
@@ -97,7 +97,7 @@ def build(profile: str, outputs: str | Path | None = None) -> Path:
     source = outputs / "notebooks" / profile
     if not source.is_dir() or not any(source.glob("*.ipynb")):
         raise FileNotFoundError(f"{source} holds no executed notebooks: run `make reproduce PROFILE={profile}` first")
-    labels = list(dict.fromkeys(n + "".join(f"-{v}" for v in extra.values()) for n, extra in SERIES))
+    labels = list(dict.fromkeys(label_of(n, extra) for n, extra in SERIES))
     labels += sorted({p.stem for p in source.glob("*.ipynb")} - set(labels))  # notebooks outside the series last
     book = outputs / "book"
     book.mkdir(parents=True, exist_ok=True)

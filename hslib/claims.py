@@ -9,7 +9,8 @@ data shrink" is tested.
 
 Verdicts (paper_findings in docs/ explains where each finding comes from):
   statistical  two-sided one-sample t-test of the d_s (≥ 3 seeds), Holm-adjusted across every statistical
-               row of the ledger (the family-wise error of the whole ledger stays ≤ 5%). p_adjusted < 0.05:
+               row of the ledger (the family-wise error of the whole ledger stays ≤ 5%); rows that test the
+               same finding on the very same runs (two panels sharing a stand-in) count as one test. p_adjusted < 0.05:
                `supported` if mean d > 0, `contradicted` if mean d < 0; otherwise `inconclusive`.
                Fewer than 3 seeds: `not testable at this profile` (the direction is still reported).
   structural   a property of masks or schedules, not of noise (layer densities, parameters, FLOPs):
@@ -88,7 +89,7 @@ def _less_data_more_advantage(family, figure, words, less, more):
 FINDINGS = (
     Finding("snn_match_or_beat_dense", 2, "abcd",
             "Most SNNs trained on hard samples match or beat dense at some sparsity (abstract)",
-            Group(SNNS, "each main method at its best sparsity, averaged", best=True), DENSE),
+            Group(SNNS, "the main methods, each at its best sparsity (mean over methods)", best=True), DENSE),
     Finding("set_snip_win_top50", 2, "ab", "With EL2N top-50% data, SET and SNIP beat dense at high sparsity",
             SET_SNIP_HIGH, DENSE),
     Finding("lth_declines_el2n", 2, "ab", "LTH falls below dense on EL2N-hard data",
@@ -270,10 +271,21 @@ def evaluate(results: pd.DataFrame, profile: str, layers: pd.DataFrame | None = 
                          "verdict": verdict,
                          "evidence": f"A − B per seed: {', '.join(f'{d:+.4g}' for d in diffs)} (seeds {seeds})"})
     ledger = pd.DataFrame(rows).reindex(columns=COLUMNS)
-    tested = ledger.p_value.notna()
     ledger["p_adjusted"] = np.nan
+    return _adjust(ledger)
+
+
+def _adjust(ledger: pd.DataFrame) -> pd.DataFrame:
+    """Holm-adjust the tested rows and set their verdicts. Two panels that a profile runs on the same stand-in
+    can test the same finding on the very same runs (e.g. Figure 2 a and b on digits): such a row is one test,
+    counted once in the family, and both rows get its adjusted p."""
+    tested = ledger.p_value.notna()
     if tested.any():
-        ledger.loc[tested, "p_adjusted"] = holm(ledger.loc[tested, "p_value"].to_numpy())
+        same = ledger.loc[tested].groupby(["key", "dataset", "model", "evidence"], sort=False).ngroup()
+        first = ~same.duplicated()
+        adjusted = pd.Series(holm(ledger.loc[tested].loc[first.values, "p_value"].to_numpy()),
+                             index=same[first.values].to_numpy())
+        ledger.loc[tested, "p_adjusted"] = adjusted.loc[same.to_numpy()].to_numpy()
     for i in ledger.index[tested]:
         significant = ledger.at[i, "p_adjusted"] < ALPHA
         d = ledger.at[i, "diff"]
@@ -297,7 +309,8 @@ def _row_words(r) -> str:
     if "/".join((r.dataset, r.model)) != r.paper_pair:
         where += f", standing in for {E.pair_label(*r.paper_pair.split('/'))}"
     if r.n_seeds == 0 or pd.isna(r.n_seeds):
-        return f"{where}: not testable here, the runs it needs are missing."
+        return (f"{where}: not testable at this profile: it runs none of the settings one of the groups needs "
+                f"(e.g. its sparsities do not reach the group's range).")
     # a difference of two means of the same metric ("A − B"), with its per-seed evidence
     said = f"{where}: A − B = {_amount(r['diff'], r.metric)} over {int(r.n_seeds)} seed(s)"
     if r.kind == "structural":
@@ -308,31 +321,39 @@ def _row_words(r) -> str:
             f"Holm-adjusted p = {r.p_adjusted:.3g} → **{r.verdict}**.")
 
 
+# Figures the paper states nothing about itself but cites for another figure's findings.
+RELATED = {13: 8, 14: 8}
+
+
 def look_for(name, results: pd.DataFrame, profile: str, layers: pd.DataFrame | None = None) -> str:
     """'What to look for' under a figure, as Markdown, generated from the ledger rather than written by hand:
     each finding of the paper about this figure, its groups, and what this profile's runs say on each panel.
     p-values are Holm-adjusted across this figure's rows only; notebook 08 adjusts across the whole ledger."""
     fig = E.figure(name)
     ledger = evaluate(results, profile, layers)
-    ledger = ledger[ledger.figure == fig.number]
-    tested = ledger.p_value.notna()
-    if tested.any():  # the full-ledger adjustment assumed the other figures' rows; redo it for this figure
-        ledger.loc[tested, "p_adjusted"] = holm(ledger.loc[tested, "p_value"].to_numpy())
-        for i in ledger.index[tested]:
-            significant, d = ledger.at[i, "p_adjusted"] < ALPHA, ledger.at[i, "diff"]
-            ledger.at[i, "verdict"] = ("supported" if significant and d > 0 else
-                                       "contradicted" if significant and d < 0 else "inconclusive")
+    # the full-ledger adjustment counted the other figures' rows; redo it for this figure's rows alone
+    ledger = _adjust(ledger[ledger.figure == fig.number].copy())
     lines = [f"**What to look for in Figure {fig.number}** ({fig.title}; `{profile}` profile)", ""]
     if ledger.empty:
-        lines.append("The paper states no comparison about this figure that the ledger tests; read it as an "
+        related = RELATED.get(fig.number)
+        lines.append(f"The paper states no finding of its own about this figure; it cites it in support of Figure "
+                     f"{related}'s findings, so compare it with them." if related else
+                     "The paper states no comparison about this figure that the ledger tests; read it as an "
                      "illustration.")
     for key, rows in ledger.groupby("key", sort=False):
         r0 = rows.iloc[0]
-        tag = " *(not stated by the paper: an extra check)*" if r0.extra else ""
-        lines.append(f"- **The paper:** {r0.statement}.{tag}  \n"
+        said = ("**Extra check** (the paper shows this but does not state it):" if r0.extra else "**The paper:**")
+        lines.append(f"- {said} {r0.statement}.  \n"
                      f"  Compare A = {r0.group_a} with B = {r0.group_b} ({r0.metric}"
                      f"{'; pp = percentage points' if r0.metric.endswith('_acc') else ''}).")
-        lines += [f"  - {_row_words(r)}" for _, r in rows.iterrows()]
+        seen = {}
+        for _, r in rows.iterrows():
+            twin = seen.setdefault((r.dataset, r.model, r.evidence), r.panel)
+            lines.append(f"  - {_row_words(r)}" if twin == r.panel else
+                         f"  - ({r.panel}) the same runs as ({twin}) at this profile (one stand-in for both pairs).")
+    if ledger.p_value.notna().any():
+        lines += ["", "The 95% confidence intervals are not adjusted for the number of tests; the Holm-adjusted p "
+                      "decides the verdict, so an interval that excludes zero can still be *inconclusive*."]
     if (ledger.verdict == "not testable at this profile").any():
         lines += ["", f"Rows marked *not testable* cannot be decided at `{profile}`: run a profile with ≥ "
                       f"{MIN_SEEDS} seeds (`course` on a laptop, `gpu`, `paper`)."]

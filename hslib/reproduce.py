@@ -5,7 +5,7 @@ to outputs/results/<profile>/. Finished runs are reused, so a second call only r
 
 The series is a small dependency graph. Two lanes are independent of each other and run side by side
 (`--lanes 2`, the default): the primers and the intrinsic-hardness lane (00 → 01 → 02 → 03 per method → 04)
-and the external-perturbation lane (05 → 06); 07 and 08 read everything and run last. Side by side, one lane's
+and the external-perturbation lane (05 → 06); 07, 08 and 09 read everything and run last. Side by side, one lane's
 kernel start-up, imports and plotting overlap the other's training. Runs both lanes might want (e.g. a
 full-data dense run) are protected by a per-run lock: one lane trains, the other waits and reads it back.
 """
@@ -20,16 +20,9 @@ from pathlib import Path
 
 from .config import PROFILES
 from .notebook import project_root
+from .series import FINAL, LANES, SERIES, TRAINING_METHODS, label  # noqa: F401  (public here too)
 from .sweep import EXECUTORS, EXPERIMENTS, check_data, grid
 
-TRAINING_METHODS = ["dense", "gmp", "lth", "omp", "snip", "set"]  # notebook 03 runs once per method
-LANES = [
-    [("00_quickstart", {}), ("00_sparsity_primer", {}), ("01_el2n_scoring", {}), ("02_hard_sample_filtering", {}),
-     *[("03_sparse_training", {"method": m}) for m in TRAINING_METHODS], ("04_hard_sample_results", {})],
-    [("05_common_corruptions", {}), ("06_adversarial", {})],
-]
-FINAL = [("07_layer_density", {}), ("08_claims", {}), ("09_exercise_your_own_method", {})]
-SERIES = sorted(LANES[0] + LANES[1], key=lambda nb: nb[0]) + FINAL  # the reading order, and --lanes 1
 
 
 def kernel_name(requested: str | None) -> str:
@@ -84,15 +77,15 @@ def _execute_lane(notebooks, params: dict, kernel: str, root: str, outputs: str)
     os.environ["HSLIB_OUTPUTS"] = outputs
     timings = []
     for name, extra in notebooks:
-        label = name + "".join(f"-{v}" for v in extra.values())
-        target = Path(outputs) / "notebooks" / params["profile"] / f"{label}.ipynb"
-        print(f"[reproduce] {label} ...", flush=True)
+        name_run = label(name, extra)
+        target = Path(outputs) / "notebooks" / params["profile"] / f"{name_run}.ipynb"
+        print(f"[reproduce] {name_run} ...", flush=True)
         t0 = time.perf_counter()
         pm.execute_notebook(str(Path(root) / "notebooks" / f"{name}.ipynb"), str(target),
                             parameters={**params, **extra}, kernel_name=kernel, cwd=root, progress_bar=False,
                             config=kernel_config(), kernel_manager_class=kernel_manager_class())
-        timings.append((label, time.perf_counter() - t0))
-        print(f"[reproduce] {label} done in {timings[-1][1]:.1f}s -> {target}", flush=True)
+        timings.append((name_run, time.perf_counter() - t0))
+        print(f"[reproduce] {name_run} done in {timings[-1][1]:.1f}s -> {target}", flush=True)
     return timings
 
 

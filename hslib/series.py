@@ -1,0 +1,17 @@
+"""The numbered notebook series as data: which notebooks, with which extra parameters, in which order.
+`hslib.reproduce` executes it (two independent lanes side by side, then the final notebooks); `hslib.book`
+renders it in reading order."""
+
+TRAINING_METHODS = ["dense", "gmp", "lth", "omp", "snip", "set"]  # notebook 03 runs once per method
+LANES = [
+    [("00_quickstart", {}), ("00_sparsity_primer", {}), ("01_el2n_scoring", {}), ("02_hard_sample_filtering", {}),
+     *[("03_sparse_training", {"method": m}) for m in TRAINING_METHODS], ("04_hard_sample_results", {})],
+    [("05_common_corruptions", {}), ("06_adversarial", {})],
+]
+FINAL = [("07_layer_density", {}), ("08_claims", {}), ("09_exercise_your_own_method", {})]  # read everything
+SERIES = sorted(LANES[0] + LANES[1], key=lambda nb: nb[0]) + FINAL  # the reading order, and --lanes 1
+
+
+def label(name: str, extra: dict) -> str:
+    """The executed copy's name: 03_sparse_training-set for notebook 03 with method='set'."""
+    return name + "".join(f"-{v}" for v in extra.values())
