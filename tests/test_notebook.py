@@ -76,3 +76,35 @@ def test_a_failing_cell_still_shows_its_error_and_fails_reproduce(tmp_path):
     assert r.returncode == 1
     assert "[reproduce] failed" in r.stderr and "RuntimeError" in r.stderr and "a real failure, number 42" in r.stderr
     assert "without encryption" not in r.stderr
+
+
+def test_every_notebook_runs_on_the_hslib_kernel_and_opens_with_its_question():
+    import json
+    from pathlib import Path
+
+    from hslib.series import SERIES
+
+    root = Path(__file__).resolve().parents[1] / "notebooks"
+    files = sorted(root.glob("*.ipynb"))
+    assert {p.stem for p in files} == {name for name, _ in SERIES}  # every notebook is in the series, and back
+    for path in files:
+        nb = json.loads(path.read_text())
+        assert nb["metadata"]["kernelspec"]["name"] == "hslib", path.name  # what `make` registers and `make lab` offers
+        first = "".join(nb["cells"][0]["source"])
+        assert nb["cells"][0]["cell_type"] == "markdown" and first.startswith("# "), path.name
+        assert "**The question.**" in first and "**Needs first:**" in first, path.name
+        params = [c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", [])]
+        assert len(params) == 1, path.name
+        assert all(not c.get("outputs") and c.get("execution_count") is None
+                   for c in nb["cells"] if c["cell_type"] == "code"), f"{path.name} is stored with outputs"
+
+
+def test_make_lab_starts_jupyterlab_from_the_project_environment():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    plan = subprocess.run(["make", "-n", "lab"], cwd=root, capture_output=True, text=True, timeout=60).stdout
+    assert ".venv/bin/jupyter lab notebooks/" in plan
+    version = subprocess.run([str(Path(sys.executable).parent / "jupyter"), "lab", "--version"],
+                             capture_output=True, text=True, timeout=120)
+    assert version.returncode == 0 and version.stdout.strip()[0].isdigit(), version.stderr
