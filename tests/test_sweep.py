@@ -48,8 +48,11 @@ SWEEP = [tiny("dense"), tiny("set"), tiny("snip"), tiny("lth"), tiny("gmp", 0.1)
 
 
 def _sweep_child(root, configs=SWEEP, stderr=None, **run_kwargs):
-    """A sweep in a real subprocess (its own session, so the test can kill it like a user would)."""
-    code = ("import sys, json; from hslib import sweep; from hslib.config import RunConfig; "
+    """A sweep in a real subprocess (its own session, so the test can kill it like a user would). It starts with
+    Python's own Ctrl-C handler, as from a terminal: a test run launched in the background of a non-interactive
+    shell (`cmd &`, as CI scripts do) inherits SIGINT ignored, and Python would keep ignoring it."""
+    code = ("import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+            "import sys, json; from hslib import sweep; from hslib.config import RunConfig; "
             "cfgs = [RunConfig.from_dict(d) for d in json.loads(sys.argv[1])]; "
             f"sweep.run(cfgs, root={str(root)!r}, progress='none', **{run_kwargs!r})")
     import json
