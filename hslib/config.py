@@ -26,6 +26,10 @@ DISTRIBUTIONS = ("uniform", "er", "erk", "global")
 SUBSETS = ("random", "hard", "easy", "hard_balanced")  # hard/easy = EL2N top/bottom x%
 ADVERSARIAL = ("", "linf", "l2")
 BN_MODES = ("train", "eval")
+# The version of what a run computes. Bump it whenever a change to the code would change a finished run's
+# results (training loop, a method, data decoding, augmentation, corruption parameters, EL2N): it is part of
+# every run id and every data cache key, so runs and caches of older semantics are never silently reused.
+SEMANTICS = 1
 # Fields that say where or how a run executes, not what it computes: left out of the id.
 EXECUTION_FIELDS = ("device", "compile", "data_root")
 
@@ -128,6 +132,7 @@ class RunConfig:
         for name in self.unused_fields():
             ident[name] = _DEFAULTS[name]
         ident["lr_milestones"] = list(ident["lr_milestones"])
+        ident["semantics"] = SEMANTICS
         blob = json.dumps(ident, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
