@@ -2,7 +2,7 @@
 
     python benchmarks/bench_el2n.py [--model resnet18] [--width 0.25] [--n 2048]
 
-Scoring = hslib.train.predict (eval mode, batched, uint8 -> float on the device) + hslib.el2n.el2n.
+Scoring = hslib.device.predict (eval mode, batched, uint8 -> float on the device) + hslib.el2n.el2n.
 Inference = model(x) under no_grad on the same float batches, prepared beforehand (so the reference does not
 even pay for the uint8 conversion). Target: scoring >= 0.9x the inference throughput.
 """
@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import median_seconds, model_on_device, parser, sync  # noqa: E402
 
 from hslib.el2n import el2n  # noqa: E402
-from hslib.train import EVAL_BATCH, predict  # noqa: E402
+from hslib.device import EVAL_BATCH, predict  # noqa: E402
 
 
 def main():

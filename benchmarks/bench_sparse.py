@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import model_on_device, parser, sync  # noqa: E402
 
 from hslib.config import RunConfig  # noqa: E402
-from hslib.sparse import METHODS, Context  # noqa: E402
+from hslib.sparse import Context, implementation  # noqa: E402
 
 
 def main():
@@ -32,7 +32,7 @@ def main():
     y = torch.randint(0, 100, (args.batch,), device=dev)
     cfg = RunConfig(dataset="cifar100", model=args.model, width=args.width, method="set", density=0.2,
                     epochs=10, update_every=1.0)
-    method = METHODS["set"](cfg, model, steps_per_epoch=10)
+    method = implementation("set")(cfg, model, steps_per_epoch=10)
     method.init(Context(batch=lambda n: (x[:n], y[:n])))
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
 

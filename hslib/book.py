@@ -17,7 +17,9 @@ import tempfile
 from html import escape
 from pathlib import Path
 
+from . import store
 from .config import PROFILES
+from .paper import FIGURES
 
 # The lab template without the scripts it fetches from a CDN (require.js, MathJax, Mermaid), plus a way back.
 TEMPLATE = """{%- extends 'index.html.j2' -%}
@@ -50,9 +52,7 @@ def _cell(column: str, value: str) -> str:
 
 
 def _figures(profile: str, outputs: Path, tmp: Path, pages: set) -> str:
-    from .experiments import FIGURES
-
-    rows, source = [], outputs / "figures" / profile
+    rows, source = [], store.folder("figures", profile, outputs)
     (tmp / "figures").mkdir()
     for f in FIGURES:
         meta = json.loads(p.read_text()) if (p := source / f"{f.name}.json").exists() else {}
@@ -72,7 +72,7 @@ def _figures(profile: str, outputs: Path, tmp: Path, pages: set) -> str:
 
 
 def _claims(profile: str, outputs: Path) -> str:
-    path = outputs / "results" / profile / "claims.csv"
+    path = store.folder("results", profile, outputs) / "claims.csv"
     if not path.exists():
         return f'<p class="missing">{escape(str(path))} does not exist (notebook 08_claims writes it).</p>'
     with open(path, newline="") as f:
@@ -88,18 +88,17 @@ def build(profile: str, outputs: str | Path | None = None) -> Path:
     from jinja2 import DictLoader
     from nbconvert import HTMLExporter
 
-    from .notebook import project_root
     from .series import SERIES, label as label_of
 
     if profile not in PROFILES:
         raise ValueError(f"profile={profile!r} is not known; allowed values: {sorted(PROFILES)}")
-    outputs = Path(outputs).resolve() if outputs else project_root() / "outputs"
-    source = outputs / "notebooks" / profile
+    outputs = store.outputs_root(outputs).resolve()
+    source = store.folder("notebooks", profile, outputs)
     if not source.is_dir() or not any(source.glob("*.ipynb")):
         raise FileNotFoundError(f"{source} holds no executed notebooks: run `make reproduce PROFILE={profile}` first")
     labels = list(dict.fromkeys(label_of(n, extra) for n, extra in SERIES))
     labels += sorted({p.stem for p in source.glob("*.ipynb")} - set(labels))  # notebooks outside the series last
-    book = outputs / "book"
+    book = store.folder("book", profile, outputs).parent  # one index of every profile's book, then one per profile
     book.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{profile}.building-", dir=book))
     old = tmp.with_name(tmp.name.replace("building", "old"))
@@ -146,7 +145,7 @@ def build(profile: str, outputs: str | Path | None = None) -> Path:
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m hslib.book", description=__doc__.splitlines()[0])
     ap.add_argument("--profile", default="smoke", choices=sorted(PROFILES))
-    ap.add_argument("--outputs", default=None, help="output folder (default: <project>/outputs)")
+    ap.add_argument("--outputs", default=None, help="outputs root (default: $HSLIB_OUTPUTS, else <project>/outputs)")
     args = ap.parse_args(argv)
     try:
         print(f"[book] {build(args.profile, args.outputs)}")

@@ -1,6 +1,6 @@
 """The paper's findings as a ledger: each finding tested on each panel it is about, never pooled across pairs.
 
-A finding compares two groups of runs within one panel (hslib.experiments), A and B, e.g. "SET and SNIP at
+A finding compares two groups of runs within one panel (hslib.paper), A and B, e.g. "SET and SNIP at
 sparsity ≥ 0.8" vs "dense" on EL2N top-30% data. Both groups share seeds, so the evidence is the per-seed
 paired difference d_s = mean(A, seed s) − mean(B, seed s), each mean taken over the group's settings
 (methods, sparsities). A group may be a *margin over dense* (each run minus the dense run of its seed and
@@ -21,12 +21,13 @@ Findings the paper does not state itself are flagged `extra` (kept apart in the 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import pandas as pd
 
-from . import experiments as E
+from .findings import FINDINGS, Group
+from .paper import PAIRS, figure, stand_in
+from .tables import as_shape, normalise, panel_rows
+from .vocabulary import pair_label
 
 MIN_SEEDS = 3
 ALPHA = 0.05
@@ -36,137 +37,10 @@ COLUMNS = ["key", "figure", "panel", "dataset", "model", "paper_pair", "statemen
            "verdict", "evidence"]
 
 
-@dataclass(frozen=True)
-class Group:
-    """Runs of a panel: `methods` (and optional sparsity bounds) on `metric`.
-    margin: subtract the dense run of the same seed and data ratio from each run.
-    best: each method at its best sparsity (highest mean over seeds), then averaged over methods.
-    panel: take the runs from this other panel of the same figure ({finding panel: other panel})."""
-    methods: tuple
-    words: str
-    sparsity_min: float = 0.0
-    sparsity_max: float = 1.0
-    ratio_min: float = 0.0
-    ratio_max: float = 1.0
-    margin: bool = False
-    best: bool = False
-    panel: dict = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Finding:
-    key: str
-    figure: int
-    panels: str  # letters of the figure's panels the finding is tested on, one row each
-    statement: str  # the paper's finding, in our words
-    a: Group
-    b: Group
-    metric: str = "test_acc"  # test_acc, robust_acc, shallow_density, params, train_flops
-    structural: bool = False
-    extra: bool = False  # not a statement of the paper
-
-
-SNNS = ("gmp", "lth", "omp", "snip", "set")
-HIGH = 0.8  # "high sparsity": the paper gives no number; 0.8 and 0.9 are the points its text singles out
-LOW = 0.5  # "low sparsity"
-DENSE = Group(("dense",), "dense")
-SET_SNIP_HIGH = Group(("set", "snip"), f"SET and SNIP at sparsity ≥ {HIGH}", sparsity_min=HIGH)
-
-
-def _margin(methods, words, panel=None, **kw):
-    return Group(methods, words, margin=True, panel=panel or {}, **kw)
-
-
-def _less_data_more_advantage(family, figure, words, less, more):
-    """(SET, SNIP) − dense at high sparsity on panels c, d (less data) vs a, b (more data) of the figure."""
-    what = f"(SET, SNIP) − dense at sparsity ≥ {HIGH}"
-    return Finding(f"less_data_more_advantage_{family}", figure, "cd",
-                   f"SET's and SNIP's margin over dense at high sparsity is larger with {words}",
-                   _margin(("set", "snip"), f"{what}, {less}", sparsity_min=HIGH),
-                   _margin(("set", "snip"), f"{what}, {more}", {"c": "a", "d": "b"}, sparsity_min=HIGH))
-
-
-FINDINGS = (
-    Finding("snn_match_or_beat_dense", 2, "abcd",
-            "Most SNNs trained on hard samples match or beat dense at some sparsity (abstract)",
-            Group(SNNS, "the main methods, each at its best sparsity (mean over methods)", best=True), DENSE),
-    Finding("set_snip_win_top50", 2, "ab", "With EL2N top-50% data, SET and SNIP beat dense at high sparsity",
-            SET_SNIP_HIGH, DENSE),
-    Finding("lth_declines_el2n", 2, "ab", "LTH falls below dense on EL2N-hard data",
-            DENSE, Group(("lth",), "LTH, all sparsities")),
-    Finding("set_snip_win_top30", 2, "cd",
-            "With EL2N top-30% data, SET and SNIP beat dense at high sparsity, by a wide margin", SET_SNIP_HIGH, DENSE),
-    _less_data_more_advantage("el2n", 2, "30% than with 50% of the hard data", "top-30%", "top-50%"),
-    Finding("set_beats_dense_little_data", 3, "b",
-            "With little hard data (≤ 30%), SET beats dense at high sparsity",
-            _margin(("set",), "SET − dense at sparsity ≥ 0.8, data ratio ≤ 0.3", sparsity_min=HIGH, ratio_max=0.3),
-            Group((), "zero (no margin)")),
-    Finding("set_edge_grows_with_less_data", 3, "b",
-            "SET's edge over dense is larger with little data (ratio ≤ 0.3) than with most of it (ratio ≥ 0.7)",
-            _margin(("set",), "SET − dense, data ratio ≤ 0.3", ratio_max=0.3),
-            _margin(("set",), "SET − dense, data ratio ≥ 0.7", ratio_min=0.7), extra=True),
-    Finding("corruption_full_low_sparsity", 4, "ab",
-            "Trained on fully corrupted data (severity 5), most SNNs beat dense at low sparsity",
-            Group(SNNS, f"main methods at sparsity ≤ {LOW}", sparsity_max=LOW), DENSE),
-    Finding("lth_needs_low_sparsity", 4, "ab",
-            "Under corruption with full data, LTH falls behind the other SNNs at high sparsity",
-            Group(("gmp", "omp", "snip", "set"), f"GMP, OMP, SNIP, SET at sparsity ≥ {HIGH}", sparsity_min=HIGH),
-            Group(("lth",), f"LTH at sparsity ≥ {HIGH}", sparsity_min=HIGH)),
-    Finding("lth_below_omp", 4, "ab", "LTH (rewound to initialisation) is below OMP (kept trained weights)",
-            Group(("omp",), "OMP, all sparsities"), Group(("lth",), "LTH, all sparsities")),
-    Finding("set_snip_win_corruption_30", 4, "cd",
-            "With 30% corrupted data, SET and SNIP beat dense at high sparsity", SET_SNIP_HIGH, DENSE),
-    _less_data_more_advantage("corruption", 4, "30% than with all of the corrupted data", "30% data", "full data"),
-    Finding("set_snip_win_vgg19_30", 5, "b", "VGG19 with 30% corrupted data: SET and SNIP beat dense at high sparsity",
-            SET_SNIP_HIGH, DENSE),
-    Finding("adv_snn_robust_full", 6, "ab", "Adversarial training, full data, sparsity 0.9: most SNNs are more "
-            "robust (PGD accuracy) than dense", Group(SNNS, "main methods at sparsity 0.9"), DENSE, "robust_acc"),
-    Finding("adv_set_best_full", 6, "ab", "Adversarial training, full data: SET is the most robust SNN",
-            Group(("set",), "SET"), Group(("gmp", "lth", "omp", "snip"), "GMP, LTH, OMP, SNIP"), "robust_acc"),
-    Finding("adv_lth_omp_lower_r18", 6, "b", "On CIFAR-100 / ResNet18, LTH and OMP are less robust than the other SNNs",
-            Group(("gmp", "snip", "set"), "GMP, SNIP, SET"), Group(("lth", "omp"), "LTH, OMP"), "robust_acc"),
-    Finding("adv_snn_robust_half", 6, "cd", "Adversarial training, 50% data: SNNs are more robust than dense",
-            Group(SNNS, "main methods at sparsity 0.9"), DENSE, "robust_acc"),
-    Finding("shallow_layers_denser", 7, "ab",
-            "SET (ERK) and SNIP keep the shallow third of conv layers denser than GMP, LTH and OMP",
-            Group(("set", "snip"), "SET, SNIP"), Group(("gmp", "lth", "omp"), "GMP, LTH, OMP"),
-            "shallow_density", structural=True),
-    Finding("erk_beats_uniform", 8, "ab",
-            "At sparsity 0.8 with 30% data, ERK layer-wise ratios help: Random-ERK beats Uniform",
-            Group(("random_erk",), "Random-ERK"), Group(("uniform",), "Uniform")),
-    Finding("win_twice_accuracy", 8, "cd",
-            "SET and SNIP 'win twice': their best runs are more accurate than dense (and cheaper, see params)",
-            Group(("set", "snip"), "SET and SNIP at their best sparsity", best=True), DENSE),
-    Finding("win_twice_fewer_params", 8, "cd", "SET's and SNIP's best runs use fewer parameters than dense",
-            DENSE, Group(("set", "snip"), "SET and SNIP at their best sparsity", best=True), "params", structural=True),
-    Finding("lth_omp_cost_more_flops", 8, "cd",
-            "LTH and OMP cost more training FLOPs than SET and SNIP (they train a dense model first)",
-            Group(("lth", "omp"), "LTH, OMP"), Group(("set", "snip"), "SET, SNIP"), "train_flops", structural=True),
-    Finding("severity2_no_gain", 9, "a",
-            "At severity 2 most SNNs are comparable to or worse than dense (OMP excepted): dense ≥ them",
-            DENSE, Group(("gmp", "lth", "snip", "set"), "GMP, LTH, SNIP, SET")),
-    Finding("severity2_omp_gain", 9, "a", "At severity 2, OMP beats dense", Group(("omp",), "OMP"), DENSE),
-    Finding("severity4_gain_grows", 9, "b", "The SNN advantage over dense is larger at severity 4 than at severity 2",
-            _margin(SNNS, "main methods − dense, severity 4"),
-            _margin(SNNS, "main methods − dense, severity 2", {"b": "a"})),
-    Finding("severity6_gain_shrinks", 9, "c", "At severity 6 the SNN advantage is smaller than at severity 4",
-            _margin(SNNS, "main methods − dense, severity 4", {"c": "b"}),
-            _margin(SNNS, "main methods − dense, severity 6")),
-    Finding("adv_snn_robust_s80", 10, "abcd", "As Figure 6 at sparsity 0.8: SNNs are more robust than dense",
-            Group(SNNS, "main methods at sparsity 0.8"), DENSE, "robust_acc", extra=True),
-    Finding("shallow_layers_denser_11", 11, "ab", "As Figure 7 with other data ratios: SET and SNIP keep shallow "
-            "layers denser than GMP, LTH and OMP", Group(("set", "snip"), "SET, SNIP"),
-            Group(("gmp", "lth", "omp"), "GMP, LTH, OMP"), "shallow_density", structural=True),
-    Finding("shallow_layers_denser_12", 12, "ab", "As Figure 7 on Tiny-ImageNet / ResNet34",
-            Group(("set", "snip"), "SET, SNIP"), Group(("gmp", "lth", "omp"), "GMP, LTH, OMP"), "shallow_density",
-            structural=True),
-)
-
-
 # ------------------------------------------------------------------------------------------ per-seed values
 def shallow_density(layers: pd.DataFrame) -> pd.DataFrame:
     """Per run: mean density of the first third of its conv layers (forward order)."""
-    conv = layers[layers["shape"].apply(lambda s: len(E.as_shape(s))) == 4].copy()
+    conv = layers[layers["shape"].apply(lambda s: len(as_shape(s))) == 4].copy()
     conv["index"] = conv.groupby("id").cumcount()
     n = conv.groupby("id")["index"].transform("max") + 1
     shallow = conv[conv["index"] < np.ceil(n / 3)]
@@ -243,20 +117,20 @@ def evaluate(results: pd.DataFrame, profile: str, layers: pd.DataFrame | None = 
     or hslib.store.results); `layers` the layer table (defaults to results.attrs['layers'])."""
     if layers is None:
         layers = results.attrs.get("layers")
-    results = E.normalise(results)
+    results = normalise(results)
     rows = []
     for f in FINDINGS:
-        fig = E.figure(f.figure)
+        fig = figure(f.figure)
         for letter in f.panels:
             panel = fig.panel(letter)
-            dataset, model = E.stand_in(profile, panel.pair)
-            row = {"key": f.key, "figure": f.figure, "panel": letter, "dataset": dataset, "model": model, "paper_pair": "/".join(E.PAIRS[panel.pair]), "statement": f.statement,
+            dataset, model = stand_in(profile, panel.pair)
+            row = {"key": f.key, "figure": f.figure, "panel": letter, "dataset": dataset, "model": model, "paper_pair": "/".join(PAIRS[panel.pair]), "statement": f.statement,
                    "group_a": f.a.words, "group_b": f.b.words, "kind": "structural" if f.structural else "statistical",
                    "extra": f.extra, "metric": f.metric}
             values = []
             for g in (f.a, f.b):
                 p = fig.panel(g.panel.get(letter, letter))
-                pr = _with_metric(E.panel_rows(results, p, profile), f.metric, layers)
+                pr = _with_metric(panel_rows(results, p, profile), f.metric, layers)
                 values.append(_seed_values(pr, g, f.metric))
             a, b = values
             seeds = sorted(set(a.index) & set(b.index))
@@ -305,9 +179,9 @@ def _amount(value: float, metric: str) -> str:
 
 
 def _row_words(r) -> str:
-    where = f"({r.panel}) {E.pair_label(r.dataset, r.model)}"
+    where = f"({r.panel}) {pair_label(r.dataset, r.model)}"
     if "/".join((r.dataset, r.model)) != r.paper_pair:
-        where += f", standing in for {E.pair_label(*r.paper_pair.split('/'))}"
+        where += f", standing in for {pair_label(*r.paper_pair.split('/'))}"
     if r.n_seeds == 0 or pd.isna(r.n_seeds):
         return (f"{where}: not testable at this profile: it runs none of the settings one of the groups needs "
                 f"(e.g. its sparsities do not reach the group's range).")
@@ -329,7 +203,7 @@ def look_for(name, results: pd.DataFrame, profile: str, layers: pd.DataFrame | N
     """'What to look for' under a figure, as Markdown, generated from the ledger rather than written by hand:
     each finding of the paper about this figure, its groups, and what this profile's runs say on each panel.
     p-values are Holm-adjusted across this figure's rows only; notebook 08 adjusts across the whole ledger."""
-    fig = E.figure(name)
+    fig = figure(name)
     ledger = evaluate(results, profile, layers)
     # the full-ledger adjustment counted the other figures' rows; redo it for this figure's rows alone
     ledger = _adjust(ledger[ledger.figure == fig.number].copy())

@@ -16,13 +16,8 @@ import numbers
 import re
 from dataclasses import dataclass, fields
 
-from .corruptions import NAMES
-from .device import PRECISIONS
-from .sparse.methods import METHODS
+from .vocabulary import CORRUPTIONS, DATASETS, METHODS, MODELS, PRECISIONS, SEVERITIES
 
-DATASETS = ("digits", "cifar10", "cifar100", "tinyimagenet")
-MODELS = ("resnet18", "resnet34", "vgg16", "vgg19")
-DISTRIBUTIONS = ("uniform", "er", "erk", "global")
 SUBSETS = ("random", "hard", "easy", "hard_balanced")  # hard/easy = EL2N top/bottom x%
 ADVERSARIAL = ("", "linf", "l2")
 BN_MODES = ("train", "eval")
@@ -44,7 +39,7 @@ class RunConfig:
     dataset: str = "cifar100"
     model: str = "resnet18"
     width: float = 1.0  # channel multiplier; 1.0 = the paper's models
-    method: str = "dense"  # a key of hslib.sparse.METHODS
+    method: str = "dense"  # a name of hslib.vocabulary.METHODS
     density: float = 1.0  # fraction of masked weights kept (sparsity = 1 - density)
     distribution: str = ""  # per-layer density rule; "" = the method's default
     # --- which data
@@ -206,10 +201,10 @@ class RunConfig:
             _fail("el2n_epoch", self.el2n_epoch, f"an integer in [1, epochs={self.epochs}]")
         if self.corruption:
             for c in self.corruptions:
-                if c not in NAMES:
-                    _fail("corruption", self.corruption, f"'' or '+'-joined names from {list(NAMES)}")
-        if isinstance(self.severity, bool) or self.severity not in (1, 2, 3, 4, 5, 6):
-            _fail("severity", self.severity, [1, 2, 3, 4, 5, 6])
+                if c not in CORRUPTIONS:
+                    _fail("corruption", self.corruption, f"'' or '+'-joined names from {list(CORRUPTIONS)}")
+        if isinstance(self.severity, bool) or self.severity not in SEVERITIES:
+            _fail("severity", self.severity, list(SEVERITIES))
         if self.adversarial not in ADVERSARIAL:
             _fail("adversarial", self.adversarial, list(ADVERSARIAL))
         if not (self.adv_eps >= 0):
@@ -258,7 +253,7 @@ _NUMBERS = {"width": "a number in (0, 4]", "density": "a number in (0, 1]", "dat
             "gmp_end": "a number in (0, 1]"}
 _STRINGS = {"dataset": list(DATASETS), "model": list(MODELS), "subset": list(SUBSETS),
             "adversarial": list(ADVERSARIAL), "adv_bn_mode": list(BN_MODES), "precision": list(PRECISIONS),
-            "corruption": "'' or '+'-joined corruption names (hslib.corruptions.NAMES)",
+            "corruption": "'' or '+'-joined corruption names (hslib.vocabulary.CORRUPTIONS)",
             "data_root": "'' ($HSLIB_DATA or ./data) or a folder path",
             "device": "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"}
 SPARSE_KNOBS = ("update_every", "zeta", "zeta_final", "gmp_start", "gmp_end", "snip_batch", "zero_momentum")
@@ -273,17 +268,17 @@ _PAPER = {
     "about": "the paper's full matrix: 200 epochs, sparsity 0.1...0.9, three seeds (GPU cluster)",
     "run": {},  # RunConfig overrides; the paper's settings are RunConfig's defaults
     "seeds": [0, 1, 2],
-    # The (dataset, model) each of the paper's pairs (hslib.experiments.PAIRS) runs as; a profile without the
+    # The (dataset, model) each of the paper's pairs (hslib.paper.PAIRS) runs as; a profile without the
     # paper's data names a stand-in, and every panel title says so.
     "stand_ins": {"c100_r18": ["cifar100", "resnet18"], "tiny_r34": ["tinyimagenet", "resnet34"],
                   "c100_v19": ["cifar100", "vgg19"], "c10_v16": ["cifar10", "vgg16"]},
-    # Sparsity axes of the panels that sweep sparsity (hslib.experiments.GRIDS names which one a grid uses);
+    # Sparsity axes of the panels that sweep sparsity (hslib.paper.GRIDS names which one a grid uses);
     # data ratios, fixed sparsities and severities are the paper's and live in the table of figures.
     "sparsities": _ALL,  # Figure 2
     "grid_sparsities": _ALL,  # Figure 3: SET sparsity x data ratio
     "grid_ratios": _ALL,
     "corruptions": ["gaussian_noise", "impulse_noise", "defocus_blur"],  # one drawn per image
-    "paper_code_snip": ["snip_random"],  # also sweep SNIP as the paper's code runs it (hslib.experiments)
+    "paper_code_snip": ["snip_random"],  # also sweep SNIP as the paper's code runs it (hslib.paper)
     "corruption_sparsities": _ALL,  # Figures 4, 5
     "severity_sparsities": _ALL,  # Figure 9
 }

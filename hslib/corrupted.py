@@ -25,7 +25,8 @@ import numpy as np
 import torch
 
 from . import store
-from .data import _cache_dir, _seed, data_root, tinyimagenet_test_files
+from .data import _cache_dir, data_root, tinyimagenet_test_files
+from .seeds import derive_seed
 from .corruptions import corrupt
 from .data import load_dataset
 
@@ -80,7 +81,7 @@ def corrupted_split(dataset: str, split: str, images: torch.Tensor, labels: torc
 
 def _build(dataset, split, images, labels, name, folder):
 
-    blocks = [corrupt(images, name, s, seed=_seed(dataset, split, name, s) % 2**31).permute(0, 2, 3, 1).numpy()
+    blocks = [corrupt(images, name, s, seed=derive_seed(dataset, split, name, s) % 2**31).permute(0, 2, 3, 1).numpy()
               for s in range(1, LEVELS + 1)]
     write_layout(folder, name, np.concatenate(blocks), np.tile(labels.numpy(), LEVELS))
     store.write_json(folder / "provenance.json", {
@@ -90,7 +91,7 @@ def _build(dataset, split, images, labels, name, folder):
 
 def assignment(n: int, names, split: str) -> np.ndarray:
     """Which corruption (index into `names`) each of n images gets: fixed per split, not per run."""
-    return np.random.RandomState(_seed(ASSIGN_SEED, split, tuple(names)) % 2**31).randint(len(names), size=n)
+    return np.random.RandomState(derive_seed(ASSIGN_SEED, split, tuple(names)) % 2**31).randint(len(names), size=n)
 
 
 def mixed(dataset, split, images, labels, names, severity, cache=None) -> torch.Tensor:

@@ -138,13 +138,11 @@ from PIL import Image
 
 from hslib import _corruption_ops as ops
 from hslib._corruption_ops import F32, finish, gaussian, to_unit
+from hslib.registry import Registry
+from hslib.vocabulary import CORRUPTIONS as NAMES, SEVERITIES  # the names' owner is the vocabulary (no torch)
 
-NAMES = ("gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "glass_blur", "motion_blur",
-         "zoom_blur", "snow", "frost", "fog", "brightness", "contrast", "elastic_transform", "pixelate",
-         "jpeg_compression", "speckle_noise", "gaussian_blur", "spatter", "saturate")
 BENCHMARK = NAMES[:15]
 EXTRA = NAMES[15:]
-SEVERITIES = (1, 2, 3, 4, 5, 6)
 SIZES = (32, 64)
 # Images per internal chunk (about 3.1 M values either way), which bounds the float64 temporaries to a few
 # hundred MB whatever the batch size.  Part of the random-draw layout for snow and frost (see "Randomness").
@@ -514,7 +512,12 @@ def saturate(x8, p: Saturate, rng):  # 2.19
     return finish(ops.hsv_to_rgb(hsv))
 
 
-_OPS = {name: globals()[name] for name in NAMES}
+# name -> the function that applies it (x8 NHWC uint8, parameters, RandomState) -> array, in NAMES order.
+OPERATIONS = Registry("corruption")
+for _op in (gaussian_noise, shot_noise, impulse_noise, defocus_blur, glass_blur, motion_blur, zoom_blur, snow, frost,
+            fog, brightness, contrast, elastic_transform, pixelate, jpeg_compression, speckle_noise, gaussian_blur,
+            spatter, saturate):
+    OPERATIONS.add(_op.__name__, _op)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -532,7 +535,7 @@ def corrupt(images: torch.Tensor, name: str, severity: int, seed: int = 0) -> to
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2 ** 32:
         raise ValueError(f"seed must be an int in [0, 2**32), got {seed!r}")
     x8 = np.ascontiguousarray(images.detach().cpu().numpy().transpose(0, 2, 3, 1))
-    op, p = _OPS[name], params(name, size, severity)
+    op, p = OPERATIONS[name], params(name, size, severity)
     rng = np.random.RandomState(int(seed))
     out = np.empty_like(x8)
     step = CHUNK[size]

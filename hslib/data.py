@@ -18,6 +18,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .seeds import derive_seed
+
 SPLITS = ("train", "val", "test")
 VAL_FRACTION = 0.1
 SPLIT_SEED = 0  # the train/val permutation; never changes
@@ -309,11 +311,6 @@ def noisy_labels(labels: torch.Tensor, fraction: float, num_classes: int) -> tor
 
 
 # ---------------------------------------------------------------------------------------------- loader
-def _seed(*parts) -> int:
-    """A 63-bit seed from integers, so (run seed, epoch, stream) never collide."""
-    return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:8], "little") >> 1
-
-
 class Loader:
     """Batches over uint8 images that already live on the training device.
 
@@ -346,9 +343,9 @@ class Loader:
     def epoch(self, epoch: int = 0):
         n = len(self.labels)
         if self.train:
-            order_gen = torch.Generator(self.device).manual_seed(_seed(self.seed, epoch, "order"))
+            order_gen = torch.Generator(self.device).manual_seed(derive_seed(self.seed, epoch, "order"))
             order = torch.randperm(n, generator=order_gen, device=self.device)
-            aug_gen = torch.Generator(self.device).manual_seed(_seed(self.seed, epoch, "augment"))
+            aug_gen = torch.Generator(self.device).manual_seed(derive_seed(self.seed, epoch, "augment"))
         else:
             order, aug_gen = torch.arange(n, device=self.device), None
         for b in range(len(self)):

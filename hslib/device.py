@@ -15,6 +15,8 @@ import sys
 import torch
 import torch.nn.functional as F
 
+from .vocabulary import PRECISIONS
+
 EVAL_BATCH = 500
 
 
@@ -31,7 +33,6 @@ def headless() -> bool:
     return not (sys.stderr.isatty() or "ipykernel" in sys.modules)
 
 
-PRECISIONS = ("fp32", "bf16")
 
 
 def check_precision(precision):

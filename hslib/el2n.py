@@ -16,13 +16,12 @@ import torch
 import torch.nn.functional as F
 
 from . import store
+from .data import num_classes, train_split
 from .device import predict, resolve_device, tf32_scope
 from .models import build_model
-from .data import train_split
-from .scores import (KINDS, SCORE_SEED, _data_hash, check_scores, load_scores, scores_dir,  # noqa: F401
-                     scoring_configs, subset_for, subset_indices)  # (the score store's API, public here too)
+from .planning import scoring_configs
+from .scores import _data_hash, load_scores, scores_dir
 from .store import MissingDependency
-from .data import num_classes
 
 
 
@@ -32,7 +31,7 @@ def el2n(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return (probs - F.one_hot(labels.to(probs.device), probs.shape[1]).float()).norm(dim=1)
 
 
-def compute_scores(cfg, root=store.DEFAULT_ROOT) -> dict:
+def compute_scores(cfg, root=None) -> dict:
     """Score every training image with the finished scoring runs, average, save; return the scores.
     Never trains: missing scoring runs raise MissingDependency (train them with hslib.sweep.run or train.run)."""
     s = load_scores(cfg, root)
@@ -44,7 +43,7 @@ def compute_scores(cfg, root=store.DEFAULT_ROOT) -> dict:
         raise MissingDependency(
             f"EL2N scoring for dataset={cfg.dataset!r} model={cfg.model!r} needs its {len(configs)} scoring runs "
             f"finished under {root}; {len(missing)} are not ({', '.join(missing[:3])}…). Train them first: "
-            f"hslib.sweep.run(hslib.el2n.scoring_configs(cfg))")
+            f"hslib.sweep.run(hslib.planning.scoring_configs(cfg))")
     xs, ys = train_split(configs[0])
     # Scoring logits are always fp32 (whatever precision the scoring runs trained in): no autocast.
     per_run = torch.stack([el2n(predict(m, xs, precision="fp32"), ys).cpu()
@@ -87,7 +86,7 @@ def grand(model, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 6
     return torch.cat(norms).cpu()
 
 
-def compute_grand(cfg, root=store.DEFAULT_ROOT, batch_size: int = 64) -> np.ndarray:
+def compute_grand(cfg, root=None, batch_size: int = 64) -> np.ndarray:
     """GraNd averaged over `cfg`'s finished scoring runs, cached as grand.npy beside the scores."""
     s = compute_scores(cfg, root)
     path = s["dir"] / "grand.npy"

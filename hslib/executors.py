@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 from . import store
 from .config import RunConfig
@@ -253,7 +252,7 @@ def _executor(root, opts):
     import submitit
 
     p = _slurm_params(opts)
-    folder = opts.get("folder") or str(store.outputs_dir("slurm", Path(root).parent) / "%j")
+    folder = opts.get("folder") or str(store.slurm_root(root) / "%j")
     ex = submitit.AutoExecutor(folder=folder, cluster=opts.get("cluster"), slurm_max_num_timeout=3)
     params = {"timeout_min": p["timeout_min"], "cpus_per_task": p["cpus_per_task"], "mem_gb": p["mem_gb"],
               "slurm_array_parallelism": p["array_parallelism"], "name": "hslib"}

@@ -1,6 +1,6 @@
 """Every figure of the paper, drawn from a results table by one function: `draw(name, results, profile)`.
 
-What each panel shows comes from the table in hslib.experiments (its letter, the paper's pair, the data,
+What each panel shows comes from the table in hslib.paper (its letter, the paper's pair, the data,
 the axis); this module only draws. A panel whose pair the profile replaces by a stand-in says so in its
 title; a panel without runs says "no runs" instead of disappearing, so letters never shift. Accuracies are
 in %, mean ± sd over seeds; one legend per figure sits below the panels; every method has one colour
@@ -12,15 +12,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import experiments as E
 from . import plots
-from .sparse.distributions import scaled_densities
+from .registry import Registry
+from .store import PROVENANCE
+from .erk import scaled_densities
+from .paper import FIGURES, PAIRS, Panel, figure, pair_note, stand_in
+from .tables import as_shape, normalise, panel_rows
+from .vocabulary import DATASETS
 
-NAMES = tuple(f.name for f in E.FIGURES)
+NAMES = tuple(f.name for f in FIGURES)
 TOP_RUNS = 5  # Figure 8 (c, d): the five most accurate settings of each method
 
 
-def _ratio_text(panel: E.Panel) -> str:
+def _ratio_text(panel: Panel) -> str:
     if panel.ratio is None:
         return "data ratio × sparsity"
     if panel.ratio >= 1:
@@ -28,8 +32,8 @@ def _ratio_text(panel: E.Panel) -> str:
     return f"EL2N top-{panel.ratio:.0%}" if panel.family == "el2n" else f"{panel.ratio:.0%} data"
 
 
-def panel_title(panel: E.Panel, profile: str) -> str:
-    parts = [E.pair_note(profile, panel.pair), _ratio_text(panel)]
+def panel_title(panel: Panel, profile: str) -> str:
+    parts = [pair_note(profile, panel.pair), _ratio_text(panel)]
     if panel.family == "corruption":
         parts.append(f"severity {panel.severity}")
     if panel.sparsity is not None:
@@ -83,61 +87,89 @@ def _flops_points(rows: pd.DataFrame) -> pd.DataFrame:
     return g.sort_values("test_acc", ascending=False).groupby("method").head(TOP_RUNS)
 
 
-def _draw_panel(ax, panel: E.Panel, rows: pd.DataFrame, layers, profile: str):
-    title = panel_title(panel, profile)
-    if panel.show in ("layers",):
-        ids = set(rows[rows.method != "dense"].id)
-        lrows = layers[layers.id.isin(ids)] if layers is not None and len(layers) else pd.DataFrame()
-        if not len(lrows):
-            return _no_runs(ax, title)
-        lrows = lrows.drop(columns=[c for c in ("method",) if c in lrows]).merge(rows[["id", "method"]], on="id")
-        lrows = lrows.assign(shape=lrows["shape"].apply(E.as_shape))
-        conv, shortcuts = _conv_layers(lrows)
-        refs = _erk_reference(lrows, 1 - panel.sparsity)
-        return plots.layer_density(ax, conv, refs, _wrap(title), shortcuts)
-    if not len(rows) or not (rows.method != "dense").any():
+# ------------------------------------------------------------------------------------------ renderers
+# One function per kind of panel (Panel.show names it): (ax, panel, rows, layers, profile, title).
+def _render_layers(ax, panel, rows, layers, profile, title):
+    ids = set(rows[rows.method != "dense"].id)
+    lrows = layers[layers.id.isin(ids)] if layers is not None and len(layers) else pd.DataFrame()
+    if not len(lrows):
         return _no_runs(ax, title)
-    if panel.show == "curve":
-        plots.accuracy_vs_sparsity(ax, rows, panel.metric if panel.metric != "robust_acc" else "test_acc", _wrap(title))
-    elif panel.show in ("set_acc", "set_gap"):
-        acc, gap = _set_tables(rows)
-        if panel.show == "set_acc":
-            plots.heatmap(ax, acc, _wrap(f"({panel.letter}) SET test accuracy (%), {E.pair_note(profile, panel.pair)}"))
-        else:
-            plots.heatmap(ax, gap, _wrap(f"({panel.letter}) SET − dense (points of %), same data ratio"), center=0.0)
-        ax.set_xlabel("EL2N top-x data ratio")
-        ax.set_ylabel("sparsity")
-    elif panel.show == "bars":
-        plots.method_bars(ax, rows, "clean_acc", _wrap(title), second="robust_acc")
-    elif panel.show == "variant_bars":
-        plots.method_bars(ax, rows, "test_acc", _wrap(title))
-    elif panel.show == "flops":
-        plots.flops_bubbles(ax, _flops_points(rows), _wrap(title + f"; top-{TOP_RUNS} settings per method"))
+    lrows = lrows.drop(columns=[c for c in ("method",) if c in lrows]).merge(rows[["id", "method"]], on="id")
+    lrows = lrows.assign(shape=lrows["shape"].apply(as_shape))
+    conv, shortcuts = _conv_layers(lrows)
+    refs = _erk_reference(lrows, 1 - panel.sparsity)
+    return plots.layer_density(ax, conv, refs, _wrap(title), shortcuts)
+
+
+def _render_curve(ax, panel, rows, layers, profile, title):
+    plots.accuracy_vs_sparsity(ax, rows, panel.metric if panel.metric != "robust_acc" else "test_acc", _wrap(title))
+
+
+def _render_set_grid(ax, panel, rows, layers, profile, title):
+    acc, gap = _set_tables(rows)
+    if panel.show == "set_acc":
+        plots.heatmap(ax, acc, _wrap(f"({panel.letter}) SET test accuracy (%), {pair_note(profile, panel.pair)}"))
     else:
-        raise ValueError(f"panel show={panel.show!r} has no drawing")
+        plots.heatmap(ax, gap, _wrap(f"({panel.letter}) SET − dense (points of %), same data ratio"), center=0.0)
+    ax.set_xlabel("EL2N top-x data ratio")
+    ax.set_ylabel("sparsity")
+
+
+def _render_bars(ax, panel, rows, layers, profile, title):
+    plots.method_bars(ax, rows, "clean_acc", _wrap(title), second="robust_acc")
+
+
+def _render_variant_bars(ax, panel, rows, layers, profile, title):
+    plots.method_bars(ax, rows, "test_acc", _wrap(title))
+
+
+def _render_flops(ax, panel, rows, layers, profile, title):
+    plots.flops_bubbles(ax, _flops_points(rows), _wrap(title + f"; top-{TOP_RUNS} settings per method"))
+
+
+def _check_renderer(name, fn):
+    if not callable(fn):
+        raise ValueError(f"panel renderer {name!r}: {fn!r} is not allowed; allowed: a function "
+                         "(ax, panel, rows, layers, profile, title)")
+
+
+RENDERERS = Registry("panel renderer", _check_renderer)
+for _name, _fn in (("layers", _render_layers), ("curve", _render_curve), ("set_acc", _render_set_grid),
+                   ("set_gap", _render_set_grid), ("bars", _render_bars), ("variant_bars", _render_variant_bars),
+                   ("flops", _render_flops)):
+    RENDERERS.add(_name, _fn)
+WHOLE_FIGURE = ("examples",)  # Figure 1 is one picture of images, drawn by `examples`, not panel by panel
+
+
+def _draw_panel(ax, panel: Panel, rows: pd.DataFrame, layers, profile: str):
+    render = RENDERERS[panel.show]
+    title = panel_title(panel, profile)
+    if panel.show != "layers" and (not len(rows) or not (rows.method != "dense").any()):
+        return _no_runs(ax, title)
+    return render(ax, panel, rows, layers, profile, title)
 
 
 def draw(name, results, profile: str, layers: pd.DataFrame | None = None):
     """Figure `name` (a figure file stem from NAMES, or its number) from a results table of `profile`.
     `layers`: the layer table for layer-density panels (default: results.attrs['layers']).
     Figure 1 takes the EL2N images instead: a dict with images, labels, scores and class names."""
-    fig_spec = E.figure(name)
+    fig_spec = figure(name)
     if fig_spec.number == 1:
         return examples(results, profile)
     if layers is None:
         layers = results.attrs.get("layers")
-    results = E.normalise(results)
+    results = normalise(results)
     n = len(fig_spec.panels)
-    wide = fig_spec.number in (3, 7, 11, 12)
+    wide = fig_spec.wide
     fig, axes = plots.panels(n, width=5.4 if wide else 4.2, height=3.9 if wide else 3.4)
     used, described = set(), []
     for ax, panel in zip(axes, fig_spec.panels):
-        rows = E.panel_rows(results, panel, profile)
+        rows = panel_rows(results, panel, profile)
         _draw_panel(ax, panel, rows, layers, profile)
         used |= set(rows.id)
-        described.append({"letter": panel.letter, "paper_pair": list(E.PAIRS[panel.pair]),
-                          "run_pair": list(E.stand_in(profile, panel.pair)),
-                          "stand_in": E.stand_in(profile, panel.pair) != E.PAIRS[panel.pair],
+        described.append({"letter": panel.letter, "paper_pair": list(PAIRS[panel.pair]),
+                          "run_pair": list(stand_in(profile, panel.pair)),
+                          "stand_in": stand_in(profile, panel.pair) != PAIRS[panel.pair],
                           "grid": panel.grid, "data_ratio": panel.ratio, "sparsity": panel.sparsity,
                           "severity": panel.severity if panel.family == "corruption" else None,
                           "shows": panel.show, "runs": int(len(rows)), "title": panel_title(panel, profile)})
@@ -159,8 +191,18 @@ def draw(name, results, profile: str, layers: pd.DataFrame | None = None):
     else:
         plots.method_legend(fig, shown)
     fig.hslib_meta = {"figure": fig_spec.number, "name": fig_spec.name, "profile": profile, "panels": described,
-                      "run_ids": sorted(used)}
+                      "run_ids": sorted(used), "trained_by": trained_by(results[results.id.isin(used)] if used else results)}
     return fig
+
+
+def trained_by(rows: pd.DataFrame) -> list[dict]:
+    """The code versions that trained these runs: one entry per (hslib version, semantics, commit, dirty), with
+    how many runs it trained. Runs written before provenance was recorded count under None."""
+    counts: dict = {}
+    for r in rows.reindex(columns=list(PROVENANCE)).itertuples(index=False):
+        key = tuple(None if pd.isna(v) else (v.item() if hasattr(v, "item") else v) for v in r)
+        counts[key] = counts.get(key, 0) + 1
+    return [{**dict(zip(PROVENANCE, key)), "runs": n} for key, n in counts.items()]
 
 
 def examples(data: dict, profile: str, k: int = 5):
@@ -169,7 +211,7 @@ def examples(data: dict, profile: str, k: int = 5):
     import matplotlib.pyplot as plt
 
     images, labels, scores, names = (np.asarray(data[k_]) for k_ in ("images", "labels", "scores", "names"))
-    picks = E.EXAMPLE_CLASSES.get(data["dataset"], (0, 1))
+    picks = DATASETS[data["dataset"]].example_classes if data["dataset"] in DATASETS else (0, 1)
     classes = [list(names).index(c) if isinstance(c, str) else c for c in picks]
     fig, axes = plt.subplots(2 * len(classes), k, figsize=(1.5 * k, 1.7 * 2 * len(classes)))
     for r, c in enumerate(classes):
@@ -183,10 +225,10 @@ def examples(data: dict, profile: str, k: int = 5):
                 ax.set_yticks([])
                 ax.set_title(f"EL2N {scores[i]:.2f}", fontsize=7)
             axes[row, 0].set_ylabel(f"{names[c]}\n{tag}", fontsize=8)
-    pair = E.pair_note(profile, "c100_r18")
+    pair = pair_note(profile, "c100_r18")
     plots.suptitle(fig, f"Figure 1: high- and low-EL2N training images, {pair}", profile)
     fig.tight_layout()
-    fig.hslib_meta = {"figure": 1, "name": E.FIGURES[0].name, "profile": profile,
+    fig.hslib_meta = {"figure": 1, "name": FIGURES[0].name, "profile": profile,
                       "panels": [{"letter": "a", "shows": "highest EL2N"}, {"letter": "b", "shows": "lowest EL2N"}],
                       "classes": [str(names[c]) for c in classes], "run_ids": list(data.get("run_ids", []))}
     return fig

@@ -10,6 +10,9 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from .architectures import RESNET_BLOCKS, RESNET_WIDTHS, VGG_CONFIGS, channels as _ch
+from .vocabulary import MODELS
+
 # (mean, std) per channel that the first layer normalises with; unknown datasets fall back to 0.5 / 0.25.
 # CIFAR-10, CIFAR-100 and Tiny-ImageNet: the constants of the paper's code, literally (its CIFAR-10 std is the
 # widely copied (0.2023, 0.1994, 0.2010), not the true pixel std (0.2470, 0.2435, 0.2616); we keep the code's).
@@ -34,10 +37,6 @@ class Normalize(nn.Module):
 
     def forward(self, x):
         return (x - self.mean) / self.std
-
-
-def _ch(c: int, width: float) -> int:
-    return max(1, int(round(c * width)))
 
 
 class BasicBlock(nn.Module):
@@ -65,7 +64,7 @@ class ResNet(nn.Module):
         super().__init__()
         mean, std = stats or ((0.5,) * 3, (0.25,) * 3)
         self.normalize = Normalize(mean, std)
-        c = [_ch(w, width) for w in (64, 128, 256, 512)]
+        c = [_ch(w, width) for w in RESNET_WIDTHS]
         if image_size >= 64:
             self.conv1 = nn.Conv2d(3, c[0], 7, 2, 3, bias=False)
         else:
@@ -91,11 +90,6 @@ class ResNet(nn.Module):
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
-
-VGG_CONFIGS = {
-    "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
-    "vgg19": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512],
-}
 
 
 class VGG(nn.Module):
@@ -149,22 +143,21 @@ class VGG(nn.Module):
         return self.classifier(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
-MODELS = {
-    "resnet18": lambda **kw: ResNet([2, 2, 2, 2], **kw),
-    "resnet34": lambda **kw: ResNet([3, 4, 6, 3], **kw),
-    "vgg16": lambda **kw: VGG("vgg16", **kw),
-    "vgg19": lambda **kw: VGG("vgg19", **kw),
-}
+def _build(name, **kw):
+    """The torch module of a registered model name, from its family's table (hslib.architectures)."""
+    if MODELS[name].family == "resnet":
+        return ResNet(RESNET_BLOCKS[name], **kw)
+    return VGG(name, **kw)
+
 
 
 def build_model(name: str, num_classes: int, width: float = 1.0, image_size: int = 32, dataset: str | None = None):
     """Build a registered model. `dataset` picks the normalisation statistics of the first layer."""
-    if name not in MODELS:
-        raise ValueError(f"model={name!r} is not known; allowed values: {sorted(MODELS)}")
+    MODELS[name]  # an unknown name raises the registry's error (it names every allowed model)
     if not (isinstance(num_classes, int) and num_classes >= 2):
         raise ValueError(f"num_classes={num_classes!r} must be an integer >= 2")
     if not width > 0:
         raise ValueError(f"width={width!r} must be > 0")
     if image_size not in (32, 64):
         raise ValueError(f"image_size={image_size!r} is not supported; allowed values: [32, 64]")
-    return MODELS[name](num_classes=num_classes, width=width, image_size=image_size, stats=STATS.get(dataset))
+    return _build(name, num_classes=num_classes, width=width, image_size=image_size, stats=STATS.get(dataset))

@@ -7,23 +7,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import claims, el2n, experiments, figures, store
+from . import claims, el2n, figures, planning, store
 from . import sweep as hsweep
 from .config import PROFILES, profile as get_profile
-from .sparse.methods import METHODS
 from .plots import save
-
-
-def project_root(start: Path | None = None) -> Path:
-    """The folder holding pyproject.toml (notebooks run from notebooks/ interactively, from the root under
-    papermill); $HSLIB_PROJECT overrides; else the current folder."""
-    if os.environ.get("HSLIB_PROJECT"):
-        return Path(os.environ["HSLIB_PROJECT"])
-    here = (start or Path.cwd()).resolve()
-    for d in (here, *here.parents):
-        if (d / "pyproject.toml").exists() and (d / "hslib").is_dir():
-            return d
-    return here
+from .vocabulary import METHODS
 
 
 @dataclass
@@ -37,22 +25,22 @@ class Session:
 
     @property
     def outputs(self) -> Path:
-        """$HSLIB_OUTPUTS (tests, scratch series) or <project>/outputs."""
-        return Path(os.environ.get("HSLIB_OUTPUTS") or self.root / store.OUTPUTS)
+        """$HSLIB_OUTPUTS (tests, scratch series) or <project>/outputs (hslib.store owns the layout)."""
+        return store.outputs_root()
 
     @property
     def runs(self) -> Path:
-        return store.outputs_dir("runs", self.outputs)
+        return store.folder("runs")
 
     @property
     def figures(self) -> Path:
-        """outputs/figures/<profile>: each profile's figures beside the others', never over them."""
-        return store.outputs_dir("figures", self.outputs) / self.profile
+        """<outputs>/figures/<profile>: each profile's figures beside the others', never over them."""
+        return store.folder("figures", self.profile)
 
     @property
     def results(self) -> Path:
-        """outputs/results/<profile>: the profile's runs.csv, layer_density.csv and claims.csv."""
-        return store.outputs_dir("results", self.outputs) / self.profile
+        """<outputs>/results/<profile>: the profile's runs.csv, layer_density.csv and claims.csv."""
+        return store.folder("results", self.profile)
 
     def grid(self, experiment: str, methods=None):
         return hsweep.grid(experiment, self.profile, methods=methods, data_root=self.data_root)
@@ -79,8 +67,8 @@ class Session:
     def scores(self, dataset: str, model: str) -> dict:
         """EL2N scores of a pair at this profile: the scoring runs are trained if missing, then averaged
         (hslib.el2n); a notebook that needs scores works even if notebook 01 never ran."""
-        cfg = experiments.scoring_base(self.profile, dataset, model, data_root=self.data_root)
-        self.sweep(el2n.scoring_configs(cfg))
+        cfg = planning.scoring_base(self.profile, dataset, model, data_root=self.data_root)
+        self.sweep(planning.scoring_configs(cfg))
         return el2n.compute_scores(cfg, self.runs)
 
     def look_for(self, name: str, df):
@@ -93,9 +81,9 @@ class Session:
         return text
 
     def figure(self, name: str):
-        """Run (or find) every run a paper figure draws, draw it from the table in hslib.experiments, and save
+        """Run (or find) every run a paper figure draws, draw it from the table in hslib.paper, and save
         it with its sidecar (profile, panels, run ids) under outputs/figures/<profile>. Returns (figure, its runs)."""
-        df = self.table(experiments.figure_configs(name, self.profile, data_root=self.data_root))
+        df = self.table(planning.figure_configs(name, self.profile, data_root=self.data_root))
         fig = figures.draw(name, df, self.profile)
         self.save(fig, name)
         return fig, df
@@ -118,7 +106,7 @@ def setup(profile: str = "smoke", executor: str = "inline", workers: int = 0, da
         raise ValueError(f"data_root={data_root!r} is not a folder; allowed values: '' (use $HSLIB_DATA or ./data) "
                          f"or an existing folder")
     if "method" in extra and (not isinstance(extra["method"], str) or extra["method"] not in METHODS):
-        raise ValueError(f"method={extra['method']!r} is not known; allowed values: {sorted(METHODS)}")
-    root = project_root()
+        raise ValueError(f"method={extra['method']!r} is not known; allowed values: {list(METHODS)}")
+    root = store.project_root()
     return Session(profile, executor, workers or None, str(Path(data_root).expanduser()) if data_root else "",
                    root, get_profile(profile))

@@ -12,15 +12,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from .sparse.methods import METHODS
-from . import __version__, store
-from .experiments import DATASET_LABELS, MODEL_LABELS, pair_label  # noqa: F401  (public here)
+from . import store
+from .vocabulary import METHODS
 
-FIGURES = "outputs/figures"
-# Label, colour and order of every method come from its registry entry: the same colour in every figure.
-METHOD_ORDER = list(METHODS)
-LABELS = {name: m.label for name, m in METHODS.items()}
-PALETTE = {name: m.colour for name, m in METHODS.items()}
 METRIC_LABELS = {"test_acc": "test accuracy (%)", "clean_acc": "clean accuracy (%)", "robust_acc": "PGD accuracy (%)",
                  "val_acc": "validation accuracy (%)", "train_flops": "training FLOPs", "density": "density"}
 
@@ -30,30 +24,33 @@ def suptitle(fig, text: str, profile: str):
     fig.suptitle(f"{text} [{profile} profile{note}]", fontsize=10)
 
 
-def save(fig, name: str, out=FIGURES) -> list[Path]:
+# Label, colour, line style and order of every method are read from its registry entry when a figure is drawn,
+# so a method registered at run time (notebook 09) is drawn with its own label and colour.
+def label(method: str) -> str:
+    return METHODS[method].label
+
+
+def colour(method: str) -> str:
+    return METHODS[method].colour
+
+
+def line_style(method: str) -> str:
+    return "--" if method == "dense" or METHODS[method].dashed else "-"
+
+
+def save(fig, name: str, out) -> list[Path]:
     """Save as <out>/<name>.png and .pdf; a figure drawn by hslib.figures also gets <name>.json (profile,
-    panels, the run ids it used, hslib version and git commit). Returns the paths."""
+    panels, the run ids it used and the code that trained them, and the code that drew it). Returns the paths."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{name}.png", out / f"{name}.pdf"]
-    fig.savefig(paths[0], dpi=110, bbox_inches="tight")
-    fig.savefig(paths[1], bbox_inches="tight", metadata={"CreationDate": None, "ModDate": None})
+    store.write_figure(fig, paths[0], dpi=110, bbox_inches="tight")
+    store.write_figure(fig, paths[1], bbox_inches="tight", metadata={"CreationDate": None, "ModDate": None})
     meta = getattr(fig, "hslib_meta", None)
-    if meta is not None:
+    if meta is not None:  # written after the images: a sidecar never describes images that are not there
         paths.append(out / f"{name}.json")
-        store.write_json(paths[-1], {**meta, "hslib_version": __version__, "git_commit": git_commit()})
+        store.write_json(paths[-1], {**meta, "drawn_by": store.provenance()})
     return paths
-
-
-def git_commit() -> str | None:
-    """The project's checked-out commit (None outside a git checkout)."""
-    import subprocess
-
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parents[1],
-                              capture_output=True, text=True, timeout=10).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 def panels(n: int, width=4.2, height=3.3, ncols=None):
@@ -66,15 +63,16 @@ def panels(n: int, width=4.2, height=3.3, ncols=None):
 
 
 def methods_in(df) -> list[str]:
-    return [m for m in METHOD_ORDER if m in set(df["method"])]
+    present = set(df["method"])
+    return [m for m in METHODS if m in present]
 
 
 def method_legend(fig, methods, extra=()):
     """One legend for the whole figure, below the panels (never over data): a line per method in its colour."""
     from matplotlib.lines import Line2D
 
-    handles = [Line2D([], [], color=PALETTE[m], marker="o" if m != "dense" else None,
-                      ls="--" if m == "dense" or METHODS[m].dashed else "-", label=LABELS[m]) for m in methods]
+    handles = [Line2D([], [], color=colour(m), marker="o" if m != "dense" else None, ls=line_style(m), label=label(m))
+               for m in methods]
     handles += list(extra)
     fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 8), fontsize=7, frameon=False,
                bbox_to_anchor=(0.5, -0.02))
@@ -88,12 +86,12 @@ def accuracy_vs_sparsity(ax, df: pd.DataFrame, metric: str = "test_acc", title: 
         if m == "dense":
             v = 100 * rows[metric].astype(float)
             mean, sd = v.mean(), (v.std() if len(v) > 1 else 0.0)
-            ax.axhline(mean, color=PALETTE[m], ls="--", lw=1.2)
-            ax.axhspan(mean - sd, mean + sd, color=PALETTE[m], alpha=0.15)
+            ax.axhline(mean, color=colour(m), ls="--", lw=1.2)
+            ax.axhspan(mean - sd, mean + sd, color=colour(m), alpha=0.15)
             continue
         g = rows.groupby("sparsity")[metric].agg(["mean", "std"]).fillna(0.0) * 100
-        ax.plot(g.index, g["mean"], color=PALETTE[m], marker="o", ms=3, ls="--" if METHODS[m].dashed else "-")
-        ax.fill_between(g.index, g["mean"] - g["std"], g["mean"] + g["std"], color=PALETTE[m], alpha=0.15)
+        ax.plot(g.index, g["mean"], color=colour(m), marker="o", ms=3, ls=line_style(m))
+        ax.fill_between(g.index, g["mean"] - g["std"], g["mean"] + g["std"], color=colour(m), alpha=0.15)
     ax.set_title(title, fontsize=8)
     ax.set_xlabel("sparsity")
     ax.set_ylabel(METRIC_LABELS.get(metric, metric))
@@ -108,9 +106,9 @@ def method_bars(ax, df: pd.DataFrame, metric: str = "test_acc", title: str = "",
         pairs = [(metric, 0.45, 0.0)] if second is None else [(metric, 0.35, -0.2), (second, 1.0, 0.2)]
         for col, alpha, dx in pairs:
             v = 100 * rows[col].astype(float)
-            ax.bar(i + dx, v.mean(), width=0.4 if second else 0.7, color=PALETTE[m], alpha=alpha if second else 0.85,
+            ax.bar(i + dx, v.mean(), width=0.4 if second else 0.7, color=colour(m), alpha=alpha if second else 0.85,
                    yerr=v.std() if len(v) > 1 else None, capsize=2, edgecolor="k", lw=0.4)
-    ax.set_xticks(range(len(methods)), [LABELS[m] for m in methods], rotation=35, ha="right", fontsize=7)
+    ax.set_xticks(range(len(methods)), [label(m) for m in methods], rotation=35, ha="right", fontsize=7)
     ax.set_ylabel(METRIC_LABELS.get(metric, metric) if second is None else "accuracy (%)")
     ax.set_title(title, fontsize=8)
 
@@ -128,7 +126,7 @@ def layer_density(ax, layers: pd.DataFrame, references: dict | None = None, titl
         ax.axvspan(i - 0.4, i + 0.4, color="0.85", zorder=0)
     for m in methods_in(layers):
         g = layers[layers.method == m].groupby("index")["density"].mean()
-        ax.plot(g.index, g.values, color=PALETTE[m], marker=".", lw=1, ls="--" if METHODS[m].dashed else "-")
+        ax.plot(g.index, g.values, color=colour(m), marker=".", lw=1, ls=line_style(m))
     for (name, dens), style in zip((references or {}).items(), ("k--", "k:", "k-.")):
         ax.plot(range(len(dens)), dens, style, lw=1, label=name)
     n = int(layers["index"].max()) + 1 if len(layers) else 0
@@ -147,7 +145,7 @@ def flops_bubbles(ax, points: pd.DataFrame, title: str = ""):
     """Training FLOPs vs accuracy (%), one point per (method, sparsity), bubble area ∝ parameter count."""
     biggest = points["params"].max() if len(points) else 1
     for _, row in points.iterrows():
-        ax.scatter(row.train_flops, 100 * row.test_acc, s=20 + 400 * row.params / biggest, color=PALETTE[row.method],
+        ax.scatter(row.train_flops, 100 * row.test_acc, s=20 + 400 * row.params / biggest, color=colour(row.method),
                    alpha=0.6, edgecolor="k", lw=0.4)
     ax.set_xscale("log")
     ax.set_xlabel("training FLOPs (log scale)")

@@ -19,8 +19,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from .config import PROFILES
-from .notebook import project_root
-from .series import FINAL, LANES, SERIES, TRAINING_METHODS, label  # noqa: F401  (public here too)
+from . import store
+from .series import FINAL, LANES, SERIES, label
 from .sweep import EXECUTORS, EXPERIMENTS, check_data, grid
 
 
@@ -74,11 +74,11 @@ def _execute_lane(notebooks, params: dict, kernel: str, root: str, outputs: str)
 
     os.environ["HSLIB_HEADLESS"] = "1"  # kernels inherit it: one log line per epoch, no progress bars
     os.environ["HSLIB_PROJECT"] = root
-    os.environ["HSLIB_OUTPUTS"] = outputs
+    os.environ[store.OUTPUTS_ENV] = outputs
     timings = []
     for name, extra in notebooks:
         name_run = label(name, extra)
-        target = Path(outputs) / "notebooks" / params["profile"] / f"{name_run}.ipynb"
+        target = store.folder("notebooks", params["profile"], outputs) / f"{name_run}.ipynb"
         print(f"[reproduce] {name_run} ...", flush=True)
         t0 = time.perf_counter()
         pm.execute_notebook(str(Path(root) / "notebooks" / f"{name}.ipynb"), str(target),
@@ -116,7 +116,7 @@ def _check_data(profile, data, root):
 def execute(profile="smoke", executor="local", workers=0, data="", kernel=None, only=None, outputs=None,
             lanes=2, log=print) -> list:
     """Run the series (or the notebooks whose names start with one of `only`); return [(name, seconds)].
-    `outputs` (default <project>/outputs) receives runs/, figures/, results/ and notebooks/."""
+    `outputs` (default $HSLIB_OUTPUTS, else <project>/outputs) receives runs/, figures/, results/ and notebooks/."""
     if profile not in PROFILES:
         raise ValueError(f"profile={profile!r} is not known; allowed values: {sorted(PROFILES)}")
     if executor not in EXECUTORS:
@@ -124,11 +124,11 @@ def execute(profile="smoke", executor="local", workers=0, data="", kernel=None, 
     if lanes not in (1, 2):
         raise ValueError(f"lanes={lanes!r} is not allowed; allowed values: [1, 2]")
     _check_inputs(profile, executor, workers, data, only)  # one clear error before any notebook starts
-    root = project_root()
+    root = store.project_root()
     _check_data(profile, data, root)
     kernel = kernel_name(kernel)
-    outputs = Path(outputs).resolve() if outputs else root / "outputs"
-    (outputs / "notebooks" / profile).mkdir(parents=True, exist_ok=True)
+    outputs = store.outputs_root(outputs).resolve()
+    store.folder("notebooks", profile, outputs).mkdir(parents=True, exist_ok=True)
     params = {"profile": profile, "executor": executor, "workers": workers, "data_root": data}
     args = (params, kernel, str(root), str(outputs))
     keep = (lambda nbs: [nb for nb in nbs if any(nb[0].startswith(o) for o in only)]) if only else list
@@ -143,7 +143,7 @@ def execute(profile="smoke", executor="local", workers=0, data="", kernel=None, 
             timings = [t for f in futures for t in f.result()]
         timings += _execute_lane(keep(FINAL), *args)
     log(f"[reproduce] {len(timings)} notebooks in {time.perf_counter() - t0:.1f}s "
-        f"({sum(t for _, t in timings):.1f}s of notebook time); figures in {outputs / 'figures' / profile}")
+        f"({sum(t for _, t in timings):.1f}s of notebook time); figures in {store.folder('figures', profile, outputs)}")
     if not only:  # the whole series ran: render it as the profile's book
         from .book import build
 
@@ -159,7 +159,7 @@ def main(argv=None):
     ap.add_argument("--data", default="", help="data root (default: $HSLIB_DATA or ./data)")
     ap.add_argument("--kernel", default=None, help="Jupyter kernel (default: hslib if registered, else python3)")
     ap.add_argument("--only", nargs="*", help="run only notebooks whose names start with these prefixes")
-    ap.add_argument("--outputs", default=None, help="output folder (default: <project>/outputs)")
+    ap.add_argument("--outputs", default=None, help="outputs root (default: $HSLIB_OUTPUTS, else <project>/outputs)")
     ap.add_argument("--lanes", type=int, default=2, choices=[1, 2], help="independent notebook lanes run at once")
     args = ap.parse_args(argv)
     try:

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import torch
 
+from . import corrupted, scores
 from . import data as hdata
-from . import scores, store
 from .config import RunConfig
-from .data import train_split  # noqa: F401  (public here)
-from . import corrupted
+from .data import train_split
 
 
-def experiment_data(cfg: RunConfig, root=store.DEFAULT_ROOT) -> dict:
+def experiment_data(cfg: RunConfig, root=None) -> dict:
     """The run's train subset, val and test splits (uint8, CPU), with corruption applied if asked."""
     droot = cfg.data_root or None
     xtr, ytr = train_split(cfg)

@@ -12,25 +12,17 @@ from pathlib import Path
 import numpy as np
 
 from . import store
-from .data import train_split
+from .data import random_subset, train_split
+from .planning import scoring_configs
 from .store import MissingDependency
-from .data import random_subset
 
-SCORE_SEED = 1000  # scoring runs use seeds 1000.. so they never coincide with an experiment's run
 KINDS = ("hard", "easy", "hard_balanced", "random")
 
 
-def scoring_configs(cfg) -> list:
-    """The dense runs whose scores define `cfg`'s subset: full data, clean, `el2n_epoch` epochs each."""
-    base = cfg.replace(method="dense", density=1.0, data_ratio=1.0, subset="random", corruption="",
-                       adversarial="", stop_epoch=cfg.el2n_epoch)
-    return [base.replace(seed=SCORE_SEED + i) for i in range(cfg.el2n_runs)]
-
-
-def scores_dir(cfg, root=store.DEFAULT_ROOT) -> Path:
-    """<root>/../scores/<key>: the key hashes the scoring runs' ids."""
+def scores_dir(cfg, root=None) -> Path:
+    """<the runs folder's scores>/<dataset>-<model>-<key>: the key hashes the scoring runs' ids."""
     key = hashlib.sha256(" ".join(c.id for c in scoring_configs(cfg)).encode()).hexdigest()[:12]
-    return store.outputs_dir("scores", Path(root).parent) / f"{cfg.dataset}-{cfg.model}-{key}"
+    return store.scores_root(root) / f"{cfg.dataset}-{cfg.model}-{key}"
 
 
 def _data_hash(images, labels) -> str:
@@ -39,7 +31,7 @@ def _data_hash(images, labels) -> str:
     return h.hexdigest()[:16]
 
 
-def load_scores(cfg, root=store.DEFAULT_ROOT) -> dict | None:
+def load_scores(cfg, root=None) -> dict | None:
     """{'el2n', 'el2n_sq', 'per_run', 'provenance'} or None when missing or damaged."""
     d = scores_dir(cfg, root)
     prov = store.read_json(d / "provenance.json")
@@ -52,7 +44,7 @@ def load_scores(cfg, root=store.DEFAULT_ROOT) -> dict | None:
     return {**arrays, "provenance": prov, "dir": d}
 
 
-def check_scores(cfg, root=store.DEFAULT_ROOT) -> dict:
+def check_scores(cfg, root=None) -> dict:
     """The scores for `cfg`'s subset; a clear error when they are missing or belong to other data."""
     s = load_scores(cfg, root)
     if s is None:
@@ -95,7 +87,7 @@ def subset_indices(scores: np.ndarray, ratio: float, kind: str = "hard", labels=
     return np.sort(pick)
 
 
-def subset_for(cfg, root=store.DEFAULT_ROOT) -> np.ndarray:
+def subset_for(cfg, root=None) -> np.ndarray:
     """The training indices of `cfg`'s EL2N subset; also saved as an index file with provenance."""
     s = check_scores(cfg, root)
     _, labels = train_split(cfg)

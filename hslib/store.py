@@ -1,4 +1,15 @@
-"""The run store: one directory per config id, atomic files, and the results table.
+"""The store: the one owner of every path under the outputs root, of a run's file names, and of code provenance.
+
+The outputs root is `$HSLIB_OUTPUTS` if set, else <project>/outputs (the folder holding pyproject.toml beside
+this package; `$HSLIB_PROJECT` overrides it, else the current folder). Under it:
+
+    runs/ scores/            run folders (one per config id) and EL2N scores + subsets   (generated)
+    notebooks/<profile>/     executed notebooks; book/<profile>/ the rendered book        (generated)
+    slurm/                   SLURM job logs                                                (generated)
+    figures/<profile>/       the regenerated figures with their sidecars                  (committed)
+    results/<profile>/       runs.csv, layer_density.csv, claims.csv                      (committed)
+
+A run folder:
 
     <root>/<id>/config.json      the resolved config (written first)
                 log.jsonl        one JSON line per finished epoch
@@ -14,22 +25,106 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import io
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
-import torch
 
-# The outputs folder, defined once (notebooks, reproduce, the Makefile's clean-runs all read this):
-#   figures/ results/  committed: the regenerated figures (+ sidecars) and tidy tables
-#   runs/ scores/ notebooks/ book/ slurm/  generated: run folders, EL2N scores and subsets, executed
-#                         notebooks, the rendered book, SLURM job logs (git-ignored; `make clean-runs` removes them)
-OUTPUTS = "outputs"
+from . import __version__
+from .config import SEMANTICS
+
+OUTPUTS_ENV = "HSLIB_OUTPUTS"
 COMMITTED = ("figures", "results")
 GENERATED = ("runs", "scores", "notebooks", "book", "slurm")
-DEFAULT_ROOT = f"{OUTPUTS}/runs"
+PER_PROFILE = ("figures", "results", "notebooks", "book")
+# A run folder's files, by what they hold (the only place their names are written).
+RUN_FILES = {"config": "config.json", "log": "log.jsonl", "updates": "updates.jsonl", "init": "init.pt",
+             "final": "final.pt", "masks": "masks.pt", "result": "result.json", "error": "error.txt"}
+
+
+# ------------------------------------------------------------------------------------------ the layout
+def project_root(start: Path | None = None) -> Path:
+    """The folder holding pyproject.toml and hslib/ (this package's checkout); $HSLIB_PROJECT overrides; else
+    the first such folder above `start` (default: the current folder); else the current folder."""
+    if os.environ.get("HSLIB_PROJECT"):
+        return Path(os.environ["HSLIB_PROJECT"])
+    package = Path(__file__).resolve().parent
+    if start is None and (package.parent / "pyproject.toml").exists():
+        return package.parent
+    here = (start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        if (d / "pyproject.toml").exists() and (d / "hslib").is_dir():
+            return d
+    return here
+
+
+def outputs_root(outputs=None) -> Path:
+    """The outputs root: `outputs` if given, else $HSLIB_OUTPUTS, else <project>/outputs."""
+    if outputs:
+        return Path(outputs)
+    return Path(os.environ.get(OUTPUTS_ENV) or project_root() / "outputs")
+
+
+def folder(name: str, profile: str | None = None, outputs=None) -> Path:
+    """<outputs>/<name>, and /<profile> for the per-profile folders (figures, results, notebooks, book)."""
+    if name not in COMMITTED + GENERATED:
+        raise ValueError(f"name={name!r} is not a folder of the outputs layout; allowed values: "
+                         f"{list(COMMITTED + GENERATED)}")
+    if (name in PER_PROFILE) != (profile is not None):
+        raise ValueError(f"profile={profile!r} is not allowed for folder {name!r}; allowed: "
+                         f"{'a profile name' if name in PER_PROFILE else 'None'}")
+    path = outputs_root(outputs) / name
+    return path / profile if profile is not None else path
+
+
+def runs_root(root=None) -> Path:
+    """A runs folder: `root` if given, else <outputs>/runs."""
+    return Path(root) if root is not None else folder("runs")
+
+
+def scores_root(root=None) -> Path:
+    """The EL2N scores that belong to a runs folder: its sibling scores/ (<outputs>/scores for <outputs>/runs)."""
+    return runs_root(root).parent / "scores"
+
+
+def slurm_root(root=None) -> Path:
+    """SLURM job logs of a runs folder's sweeps: its sibling slurm/."""
+    return runs_root(root).parent / "slurm"
+
+
+def run_file(directory, kind: str) -> Path:
+    """A file of a run folder by what it holds (RUN_FILES)."""
+    if kind not in RUN_FILES:
+        raise ValueError(f"kind={kind!r} is not a run file; allowed values: {list(RUN_FILES)}")
+    return Path(directory) / RUN_FILES[kind]
+
+
+# ------------------------------------------------------------------------------------------ provenance
+@functools.lru_cache(maxsize=1)
+def _git_state() -> tuple:
+    """(commit, dirty) of the checkout this package runs from; (None, None) outside a git checkout."""
+    where = Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True,
+                                timeout=10).stdout.strip() or None
+        if commit is None:
+            return None, None
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "hslib"],
+                                cwd=where, capture_output=True, text=True, timeout=10)
+        return commit, bool(status.stdout.strip()) if status.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+
+
+def provenance() -> dict:
+    """The code that is running: hslib version, training-semantics version, git commit and whether the package's
+    files differ from it (dirty). Every result.json and figure sidecar carries it."""
+    commit, dirty = _git_state()
+    return {"hslib_version": __version__, "semantics": SEMANTICS, "git_commit": commit, "git_dirty": dirty}
 
 
 class MissingDependency(RuntimeError):
@@ -73,15 +168,18 @@ def write_npy(path, arr):
     _atomic_write(path, lambda f: np.save(f, arr))
 
 
+def write_figure(fig, path, **savefig):
+    """A matplotlib figure saved atomically (format from the suffix): a full disk never leaves a truncated image."""
+    fmt = Path(path).suffix.lstrip(".")
+    _atomic_write(path, lambda f: fig.savefig(f, format=fmt, **savefig))
+
+
 def write_json(path, obj):
     _atomic_bytes(path, (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode())
 
 
 def write_jsonl(path, rows):
     _atomic_bytes(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows).encode())
-
-
-PLAIN = (torch.Tensor, int, float, bool, str, type(None))
 
 
 def _check_plain(obj, where="obj"):
@@ -96,12 +194,20 @@ def _check_plain(obj, where="obj"):
     elif isinstance(obj, (list, tuple)):
         for i, v in enumerate(obj):
             _check_plain(v, f"{where}[{i}]")
-    elif not isinstance(obj, PLAIN):
+    elif not (isinstance(obj, (int, float, bool, str, type(None))) or _is_tensor(obj)):
         raise TypeError(f"save_torch: {where} is a {type(obj).__name__}; only tensors, numbers, strings, "
                         "None, lists and dicts are saved (they load with weights_only=True)")
 
 
+def _is_tensor(obj) -> bool:
+    import torch  # reached only when a tensor file is written, by the engine
+
+    return isinstance(obj, torch.Tensor)
+
+
 def save_torch(path, obj):
+    import torch  # the store is read by the torch-free tiers too: torch only where a tensor file is written
+
     _check_plain(obj)
     buf = io.BytesIO()
     torch.save(obj, buf)
@@ -122,6 +228,8 @@ def load_torch(path):
     `weights_only=True` is torch's restricted unpickler: tensors, numbers, strings, lists and dicts load;
     any other object (a class instance, a function reference: the way a pickle runs code) is refused before
     it is built. A refused file reads as damaged, so a planted checkpoint is skipped, never executed."""
+    import torch
+
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception:
@@ -140,8 +248,8 @@ def is_finished(root, cfg) -> bool:
     return read_result(run_dir(root, cfg)) is not None
 
 
-def finished_results(root=DEFAULT_ROOT) -> list[dict]:
-    root = Path(root)
+def finished_results(root=None) -> list[dict]:
+    root = runs_root(root)
     if not root.exists():
         return []
     return [r for d in sorted(root.iterdir()) if d.is_dir() and (r := read_result(d)) is not None]
@@ -149,24 +257,25 @@ def finished_results(root=DEFAULT_ROOT) -> list[dict]:
 
 SCALARS = ("test_acc", "test_loss", "val_acc", "train_acc", "density", "train_flops", "params", "wall_time",
            "clean_acc", "robust_acc", "train_robust_acc", "robust_gap", "corruption_source", "epochs_run")
+PROVENANCE = ("hslib_version", "semantics", "git_commit", "git_dirty")  # the code that trained a run
 
 
 def result_row(config: dict, result: dict) -> dict:
     """A flat row: the config's fields, then the run's scalar results; sparsity is the target's."""
     row = {"id": result["id"], **{k: v for k, v in config.items() if k != "lr_milestones"}}
-    row.update({k: result.get(k) for k in SCALARS})
+    row.update({k: result.get(k) for k in SCALARS + PROVENANCE})
     row["sparsity"] = round(1 - config["density"], 6)
     return row
 
 
-def results(root=DEFAULT_ROOT):
+def results(root=None):
     """One row per finished run: the config fields and the scalar results (pandas DataFrame)."""
     import pandas as pd
 
     return pd.DataFrame([result_row(r["config"], r) for r in finished_results(root)])
 
 
-def results_for(configs, root=DEFAULT_ROOT):
+def results_for(configs, root=None):
     """Rows for the given configs that have finished, with the config fields as requested (two configs
     that differ only in fields a run ignores share one run, e.g. 'hard' and 'random' at data ratio 1)."""
     import pandas as pd
@@ -189,14 +298,14 @@ def _layer_rows(config: dict, result: dict) -> list[dict]:
     return [{**head, "index": i, **layer} for i, layer in enumerate(result.get("layers", []))]
 
 
-def layer_table(root=DEFAULT_ROOT):
+def layer_table(root=None):
     """Final per-layer densities of every finished run, long format (one row per run and layer)."""
     import pandas as pd
 
     return pd.DataFrame([row for r in finished_results(root) for row in _layer_rows(r["config"], r)])
 
 
-def layers_for(configs, root=DEFAULT_ROOT):
+def layers_for(configs, root=None):
     """layer_table rows of the given configs (config fields as requested)."""
     import pandas as pd
 
@@ -208,9 +317,13 @@ def layers_for(configs, root=DEFAULT_ROOT):
     return pd.DataFrame(rows)
 
 
-def write_tables(root=DEFAULT_ROOT, out="outputs/results", profile=None) -> dict:
-    """Write runs.csv and layer_density.csv (tidy) under `out`, of every finished run or only of `profile`'s;
-    return their paths."""
+def write_tables(root=None, out=None, profile=None) -> dict:
+    """Write runs.csv and layer_density.csv (tidy) under `out` (default: <outputs>/results/<profile>), of every
+    finished run or only of `profile`'s; return their paths."""
+    if out is None:
+        if profile is None:
+            raise ValueError("write_tables needs out= or profile= (the tables of which profile?)")
+        out = folder("results", profile, runs_root(root).parent)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"runs": out / "runs.csv", "layers": out / "layer_density.csv"}
@@ -226,19 +339,11 @@ def write_tables(root=DEFAULT_ROOT, out="outputs/results", profile=None) -> dict
     return paths
 
 
-def outputs_dir(name: str, outputs=OUTPUTS) -> Path:
-    """<outputs>/<name> for a name of the layout above."""
-    if name not in COMMITTED + GENERATED:
-        raise ValueError(f"name={name!r} is not a folder of the outputs layout; allowed values: "
-                         f"{list(COMMITTED + GENERATED)}")
-    return Path(outputs) / name
-
-
-def clean_generated(outputs=OUTPUTS) -> list[Path]:
-    """Remove the generated folders of an outputs folder (never figures/ or results/); return what was removed."""
+def clean_generated(outputs=None) -> list[Path]:
+    """Remove the generated folders of an outputs root (never figures/ or results/); return what was removed."""
     import shutil
 
-    removed = [outputs_dir(n, outputs) for n in GENERATED if outputs_dir(n, outputs).exists()]
+    removed = [outputs_root(outputs) / n for n in GENERATED if (outputs_root(outputs) / n).exists()]
     for d in removed:
         shutil.rmtree(d)
     return removed
@@ -249,7 +354,7 @@ def main(argv=None):
 
     ap = argparse.ArgumentParser(prog="python -m hslib.store", description="The outputs folder of hslib.")
     ap.add_argument("command", choices=["clean"], help="clean: remove the generated folders " + ", ".join(GENERATED))
-    ap.add_argument("--outputs", default=OUTPUTS, help=f"the outputs folder (default: {OUTPUTS})")
+    ap.add_argument("--outputs", default=None, help=f"the outputs root (default: ${OUTPUTS_ENV}, else <project>/outputs)")
     args = ap.parse_args(argv)
     for d in clean_generated(args.outputs):
         print(f"removed {d}")

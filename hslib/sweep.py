@@ -11,7 +11,7 @@ reported with its log and does not stop the others (its children are skipped).
 
 Executors (hslib.executors): `inline` (this process: a notebook kernel), `local` (N worker processes; on CUDA
 one per visible GPU), `slurm` (submitit job arrays; `cluster="local"` runs them through submitit's local
-executor). The grids themselves are hslib.experiments'; `python -m hslib.sweep` is the command line.
+executor). The grids themselves are hslib.planning's; `python -m hslib.sweep` is the command line.
 """
 from __future__ import annotations
 
@@ -20,16 +20,15 @@ import sys
 import time
 from pathlib import Path
 
-from . import experiments, store
-from .config import RunConfig
-from .experiments import GRIDS, expand, plan, unique  # noqa: F401  (expand, plan: part of this API)
-from .sparse.methods import METHODS
-
-from .executors import EXECUTORS, SLURM_DEFAULTS, Progress, _check_options, _inline, _local, _slurm, _slurm_params
-from .config import PROFILES
+from . import planning, store
+from .config import PROFILES, RunConfig
 from .data import check_files, data_root
-from .el2n import compute_scores, load_scores, scores_dir
-from .train import parent_config
+from .el2n import compute_scores
+from .executors import EXECUTORS, SLURM_DEFAULTS, Progress, _check_options, _inline, _local, _slurm, _slurm_params
+from .paper import GRIDS
+from .planning import parent_config, plan, unique
+from .scores import load_scores, scores_dir
+from .vocabulary import METHODS
 
 
 # ------------------------------------------------------------------------------------------ grids
@@ -37,13 +36,13 @@ EXPERIMENTS = tuple(GRIDS)
 
 
 def grid(experiment: str, profile: str = "smoke", methods=None, **overrides) -> list[RunConfig]:
-    """The runs of one experiment of a profile: what the figures drawing from it need (hslib.experiments).
+    """The runs of one experiment of a profile: what the figures drawing from it need (hslib.planning.grid).
     `methods` restricts the methods (dense is kept when listed); `overrides` are RunConfig fields (e.g.
     data_root, device)."""
     unknown = [m for m in (methods or []) if m not in METHODS]
     if unknown:
-        raise ValueError(f"methods={unknown} are not known; allowed values: {sorted(METHODS)}")
-    configs = experiments.grid(experiment, profile, **overrides)
+        raise ValueError(f"methods={unknown} are not known; allowed values: {list(METHODS)}")
+    configs = planning.grid(experiment, profile, **overrides)
     if methods:
         configs = [c for c in configs if c.method in methods]
     if not configs:
@@ -99,7 +98,7 @@ def preflight(configs, executor: str = "inline", workers=None, **executor_option
     return configs
 
 
-def slurm_dry_run(configs, root=store.DEFAULT_ROOT, **opts) -> str:
+def slurm_dry_run(configs, root=None, **opts) -> str:
     """The sbatch header each wave would be submitted with, without submitting anything."""
     p = _slurm_params(opts)
     waves = [w for w in plan(_check(configs, "slurm", None)) if w]
@@ -111,7 +110,7 @@ def slurm_dry_run(configs, root=store.DEFAULT_ROOT, **opts) -> str:
         try:
             from submitit.slurm.slurm import _make_sbatch_string  # private, used only to render the dry run
             text = _make_sbatch_string(
-                command="python -u -m submitit.core._submit <folder>", folder=str(store.outputs_dir("slurm", Path(root).parent) / "%j"),
+                command="python -u -m submitit.core._submit <folder>", folder=str(store.slurm_root(root) / "%j"),
                 job_name="hslib", partition=p["partition"], time=p["timeout_min"], gpus_per_node=p["gpus_per_node"],
                 cpus_per_task=p["cpus_per_task"], mem=f"{p['mem_gb']}GB", map_count=len(wave),
                 array_parallelism=p["array_parallelism"], additional_parameters=dict(opts.get("additional") or {}))
@@ -122,7 +121,7 @@ def slurm_dry_run(configs, root=store.DEFAULT_ROOT, **opts) -> str:
 
 
 # ------------------------------------------------------------------------------------------ entry point
-def run(configs, executor: str = "inline", root=store.DEFAULT_ROOT, workers: int | None = None,
+def run(configs, executor: str = "inline", root=None, workers: int | None = None,
         progress: str = "auto", tables: bool = True, **executor_options):
     """Train every config not yet finished (dependencies first); return their results as a DataFrame.
 
@@ -133,7 +132,7 @@ def run(configs, executor: str = "inline", root=store.DEFAULT_ROOT, workers: int
     if executor == "slurm" and executor_options.get("dry_run"):
         print(slurm_dry_run(configs, root, **{k: v for k, v in executor_options.items() if k != "dry_run"}))
         return store.results_for([], root)
-    root = Path(root)
+    root = store.runs_root(root)
     waves = plan(configs)
     total = sum(len(w) for w in waves)
     todo = [[c for c in w if not store.is_finished(root, c)] for w in waves]
@@ -171,7 +170,7 @@ def run(configs, executor: str = "inline", root=store.DEFAULT_ROOT, workers: int
         prog.close()
     if tables:  # each profile's tables beside its figures: <outputs>/results/<profile>/
         for name in sorted({c.profile for c in configs}):
-            store.write_tables(root, root.parent / "results" / name, name)
+            store.write_tables(root, profile=name)
     df = store.results_for(configs, root)
     df.attrs["failed"] = sorted({c.id for c in configs} - set(df["id"] if len(df) else []))
     df.attrs["seconds"] = time.perf_counter() - t0
@@ -179,7 +178,7 @@ def run(configs, executor: str = "inline", root=store.DEFAULT_ROOT, workers: int
 
 
 def scoring_key(cfg) -> str:
-    return str(scores_dir(cfg))
+    return scores_dir(cfg).name
 
 
 def slurm_options_from_env() -> dict:
@@ -210,7 +209,8 @@ def main(argv=None):
     ap.add_argument("--methods", nargs="*", default=None, help="restrict to these methods (default: the grid's)")
     ap.add_argument("--executor", default="inline", choices=list(EXECUTORS))
     ap.add_argument("--workers", type=int, default=None, help="local: processes (default: one per GPU, else per core)")
-    ap.add_argument("--root", default=store.DEFAULT_ROOT)
+    ap.add_argument("--outputs", default=None, help="the outputs root: runs/, scores/ and results/ go under it "
+                    f"(default: ${store.OUTPUTS_ENV}, else <project>/outputs)")
     ap.add_argument("--data", default="", help="data root (default: $HSLIB_DATA or ./data)")
     ap.add_argument("--dry-run", action="store_true", help="slurm: print the submission, submit nothing")
     for key, default in SLURM_DEFAULTS.items():
@@ -231,7 +231,8 @@ def main(argv=None):
         configs = preflight(configs, args.executor, args.workers, **opts)
     except (ValueError, FileNotFoundError) as e:
         ap.exit(2, f"{ap.prog}: error: {e}\n")
-    df = run(configs, executor=args.executor, root=args.root, workers=args.workers, **opts)
+    root = store.folder("runs", outputs=args.outputs)
+    df = run(configs, executor=args.executor, root=root, workers=args.workers, **opts)
     print(f"{len(df)} of {len(configs)} runs finished; failed: {df.attrs.get('failed', [])}")
     return 1 if df.attrs.get("failed") and not args.dry_run else 0
 

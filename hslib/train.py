@@ -20,14 +20,16 @@ import torch.nn.functional as F
 from . import data as hdata
 from . import scores, store
 from .config import RunConfig
-from .device import (EVAL_BATCH, autocast, evaluate, headless, predict, resolve_device,  # noqa: F401  (public here)
+from .device import (autocast, evaluate, headless, resolve_device,
                      tf32_scope, uses_tf32)
 from .flops import dense_layer_flops, forward_flops, nonzero_params
 from .models import build_model
-from .rundata import experiment_data, train_split  # noqa: F401  (public here)
+from .planning import parent_config
+from .rundata import experiment_data
+from .seeds import derive_seed
 from .sparse.masks import maskable
-from .sparse.methods import METHODS, Context
-from .store import MissingDependency  # noqa: F401  (public here)
+from .sparse.methods import Context, implementation
+from .store import MissingDependency
 
 KEEP_CHECKPOINTS = 2
 PARENT_FIELDS = ("dataset", "model", "width", "data_ratio", "subset", "el2n_epoch", "el2n_runs", "corruption",
@@ -37,13 +39,6 @@ PARENT_FIELDS = ("dataset", "model", "width", "data_ratio", "subset", "el2n_epoc
 # ------------------------------------------------------------------------------------------ helpers
 def as_config(config) -> RunConfig:
     return config if isinstance(config, RunConfig) else RunConfig.from_dict(dict(config))
-
-
-def parent_config(cfg: RunConfig) -> RunConfig | None:
-    """The dense run that LTH/OMP/OMP_ERK start from: same data, model, schedule and seed."""
-    if not METHODS[cfg.method].needs_parent:
-        return None
-    return cfg.replace(method="dense", density=1.0)
 
 
 def check_parent(cfg: RunConfig, parent: RunConfig):
@@ -74,9 +69,10 @@ def preflight(cfg: RunConfig, root, parent: RunConfig | None = None) -> RunConfi
 
 
 # ------------------------------------------------------------------------------------------ the run
-def run(config, root=store.DEFAULT_ROOT, progress: str = "auto", parent=None) -> dict:
+def run(config, root=None, progress: str = "auto", parent=None) -> dict:
     """Train one config (or return its finished result). Result also in <root>/<id>/result.json."""
     cfg = as_config(config)
+    root = store.runs_root(root)
     if progress not in ("auto", "bar", "log", "none"):
         raise ValueError(f"progress={progress!r} is not allowed; allowed values: ['auto', 'bar', 'log', 'none']")
     directory = store.run_dir(root, cfg)
@@ -89,14 +85,14 @@ def run(config, root=store.DEFAULT_ROOT, progress: str = "auto", parent=None) ->
         done = store.read_result(directory)
         if done is not None:
             return done
-        store.write_json(directory / "config.json", cfg.to_dict())
+        store.write_json(store.run_file(directory, "config"), cfg.to_dict())
         try:
             with tf32_scope(resolve_device(cfg.device), cfg.precision):  # for the whole run, backward passes too
                 result = _train(cfg, directory, root, parent_cfg, progress)
         except BaseException:
-            (directory / "error.txt").write_text(traceback.format_exc())
+            store.run_file(directory, "error").write_text(traceback.format_exc())
             raise
-    (directory / "error.txt").unlink(missing_ok=True)
+    store.run_file(directory, "error").unlink(missing_ok=True)
     return result
 
 
@@ -121,15 +117,15 @@ def _train(cfg: RunConfig, directory: Path, root, parent_cfg, progress) -> dict:
     model = model.to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    if cfg.method == "dense" and not (directory / "init.pt").exists():
-        store.save_torch(directory / "init.pt", model.state_dict())  # LTH rewinds its children to this
+    if cfg.method == "dense" and not store.run_file(directory, "init").exists():
+        store.save_torch(store.run_file(directory, "init"), model.state_dict())  # LTH rewinds its children to this
 
     # Every sample is trained every epoch, the partial last batch included, except a last batch of one sample
     # (BatchNorm cannot train on it); steps_per_epoch (the sparse methods' schedules) counts the batches trained.
     loader = hdata.Loader(xtr, ytr, cfg.batch_size, train=True, seed=cfg.seed, drop_single=True,
                           **hdata.augmentation(cfg.dataset))
     steps_per_epoch = len(loader)
-    method = METHODS[cfg.method](cfg, model, steps_per_epoch)
+    method = implementation(cfg.method)(cfg, model, steps_per_epoch)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
                           weight_decay=cfg.weight_decay, foreach=True)
     layer_flops = dense_layer_flops(model, xtr.shape[-1])
@@ -150,7 +146,7 @@ def _train(cfg: RunConfig, directory: Path, root, parent_cfg, progress) -> dict:
         parent = None
         if parent_cfg is not None:
             pdir = store.run_dir(root, parent_cfg)
-            parent = {"init": store.load_torch(pdir / "init.pt"), "final": store.load_torch(pdir / "final.pt")}
+            parent = {k: store.load_torch(store.run_file(pdir, k)) for k in ("init", "final")}
             if parent["init"] is None or parent["final"] is None:
                 raise MissingDependency(f"dense parent {parent_cfg.id} lacks init.pt/final.pt under {pdir}")
             # Masks and weights come from the parent's *model*; a mismatch means another architecture.
@@ -175,7 +171,7 @@ def _train(cfg: RunConfig, directory: Path, root, parent_cfg, progress) -> dict:
         lr = lr_at(cfg, epoch)
         for g in opt.param_groups:
             g["lr"] = lr
-        torch.manual_seed(hdata._seed(cfg.seed, epoch, "global"))  # e.g. PGD random starts, resumable
+        torch.manual_seed(derive_seed(cfg.seed, epoch, "global"))  # e.g. PGD random starts, resumable
         model.train()
         loss_sum = torch.zeros((), device=device)
         correct = torch.zeros((), device=device, dtype=torch.long)
@@ -216,7 +212,7 @@ def _train(cfg: RunConfig, directory: Path, root, parent_cfg, progress) -> dict:
             "method": method.state_dict(), "history": history, "train_flops": flops, "wall_time": wall})
         for old in sorted(directory.glob("ckpt-*.pt"))[:-KEEP_CHECKPOINTS]:
             old.unlink()
-        store.write_jsonl(directory / "log.jsonl", history)
+        store.write_jsonl(store.run_file(directory, "log"), history)
         if log_lines:
             h = history[-1]
             print(f"[{cfg.id}] {cfg.method} d={cfg.density:g} epoch {epoch + 1}/{stop} lr {lr:.4g} "
@@ -243,7 +239,7 @@ def _finish(cfg, directory, root, model, method, d, history, flops, wall, parent
         "train_flops": flops, "params": nonzero_params(model, layer_density),
         "wall_time": wall, "epochs_run": len(history), "parent": parent_cfg.id if parent_cfg else None,
         "corruption_source": d["corruption_source"], "device": str(device), "torch": torch.__version__,
-        "precision": cfg.precision, "tf32": uses_tf32(device, cfg.precision),
+        "precision": cfg.precision, "tf32": uses_tf32(device, cfg.precision), **store.provenance(),
     }
     if cfg.adversarial:
         from . import adversarial
@@ -253,11 +249,11 @@ def _finish(cfg, directory, root, model, method, d, history, flops, wall, parent
         train = adversarial.evaluate(model, d["train"][0][:n], d["train"][1][:n], **kw)
         result.update(clean_acc=test["clean_acc"], robust_acc=test["robust_acc"],
                       train_robust_acc=train["robust_acc"], robust_gap=train["robust_acc"] - test["robust_acc"])
-    store.save_torch(directory / "final.pt", model.state_dict())
+    store.save_torch(store.run_file(directory, "final"), model.state_dict())
     if method.masks is not None:
-        store.save_torch(directory / "masks.pt", method.masks.state_dict())
-    store.write_jsonl(directory / "updates.jsonl", method.updates)
-    store.write_json(directory / "result.json", result)  # last: from here on the run counts as finished
+        store.save_torch(store.run_file(directory, "masks"), method.masks.state_dict())
+    store.write_jsonl(store.run_file(directory, "updates"), method.updates)
+    store.write_json(store.run_file(directory, "result"), result)  # last: from here on the run counts as finished
     for ckpt in directory.glob("ckpt-*.pt"):
         ckpt.unlink()
     return result

@@ -17,13 +17,16 @@ import re
 import torch
 import torch.nn.functional as F
 
+from ..config import RunConfig
 from ..models import build_model
-from .distributions import DISTRIBUTIONS, layer_counts
-from .methods import METHODS, Context, Method
+from ..vocabulary import DISTRIBUTIONS, METHODS, MethodInfo
+from .distributions import layer_counts
+from .methods import BUILTIN as BUILTIN_CLASSES
+from .methods import Context, Method, implementation
 
 STEPS_PER_EPOCH = 5  # with update_every=1.0: a possible mask update every 5 steps
 TRAIN_STEPS, RESUME_AT = 15, 6  # the checked run: three epochs (updates at 5, 10, 15), saved and resumed at step 6
-BUILTIN = dict(METHODS)  # the registry as hslib ships it: register() never replaces one of these
+BUILTIN = {c.name: c for c in BUILTIN_CLASSES}  # the methods hslib ships: register() never replaces one
 
 COUNTS, ZERO_INIT, STAY_ZERO, UPDATES, RESUME = (
     "exact counts after init", "pruned weights zero after init", "masked weights stay zero",
@@ -66,14 +69,12 @@ def fake_parent(model):
 
 def make(method: str, density=0.2, **kw):
     """(config, model, method instance) of a registered method on the tiny ResNet18, before init."""
-    from ..config import RunConfig  # hslib.config imports this package, so not at module level
-
     torch.manual_seed(0)
     model = build_model("resnet18", 10, width=0.0625)
     fields = dict(dataset="digits", width=0.0625, epochs=10, update_every=1.0, profile="smoke", method=method,
                   density=1.0 if method == "dense" else density)
     cfg = RunConfig(**{**fields, **kw})
-    return cfg, model, METHODS[method](cfg, model, STEPS_PER_EPOCH)
+    return cfg, model, implementation(method)(cfg, model, STEPS_PER_EPOCH)
 
 
 def initialised(method: str, density=0.2, **kw):
@@ -289,19 +290,24 @@ def _check_class(cls):
                                           f"default (e.g. ('erk',))")
 
 
+def _entry(cls) -> MethodInfo:
+    """The registry entry of a user's method class: what configs, plans and figures read, and the class itself."""
+    return MethodInfo(cls.label, cls.colour, cls.distributions, needs_parent=cls.needs_parent, sparse=cls.sparse,
+                      dashed=cls.dashed, implementation=cls)
+
+
 @contextlib.contextmanager
 def _installed(cls):
     """`cls` in METHODS under its name for the duration (configs validate the method by name)."""
-    missing = object()
-    before = METHODS.get(cls.name, missing)
-    METHODS[cls.name] = cls
+    before = METHODS.get(cls.name)
+    METHODS.add(cls.name, _entry(cls), replace=True)
     try:
         yield
     finally:
-        if before is missing:
-            del METHODS[cls.name]
+        if before is None:
+            METHODS.remove(cls.name)
         else:
-            METHODS[cls.name] = before
+            METHODS.add(cls.name, before, replace=True)
 
 
 def register(cls):
@@ -312,5 +318,5 @@ def register(cls):
     if builtin is not None and builtin is not cls:
         _fail("cls.name", cls.name, f"a name that is not one of the built-in methods {sorted(BUILTIN)}",
               f"it is the built-in method {builtin.__name__}")
-    METHODS[cls.name] = cls
+    METHODS.add(cls.name, _entry(cls), replace=True)
     return cls

@@ -10,6 +10,7 @@ seeded by (run seed, step, purpose), so a resumed run draws exactly what an unin
 """
 from __future__ import annotations
 
+import importlib
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -17,7 +18,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from ..data import _seed
+from ..seeds import derive_seed
+from ..vocabulary import METHODS
 from .distributions import layer_counts
 from .masks import Masks, count, global_topk_masks, random_mask, topk_mask
 from .masks import maskable
@@ -32,7 +34,7 @@ class Context:
 
 class Method:
     name = "dense"
-    label, colour, dashed = "Dense", "#1f77b4", False  # how figures draw it (set for every entry below)
+    label, colour, dashed = None, None, False  # how figures draw a user's method (built-ins: their vocabulary entry)
     distributions: tuple = ("none",)  # allowed per-layer distributions; the first is the default
     needs_parent = False  # LTH/OMP/OMP_ERK start from a finished dense run
     sparse = True
@@ -75,7 +77,7 @@ class Method:
 
     # -- helpers -------------------------------------------------------------------------------
     def generator(self, step: int, purpose: str) -> torch.Generator:
-        return torch.Generator().manual_seed(_seed(self.cfg.seed, step, purpose))
+        return torch.Generator().manual_seed(derive_seed(self.cfg.seed, step, purpose))
 
     def layer_density(self) -> dict:
         if self.masks is None:
@@ -288,14 +290,14 @@ class RigL(SET):
         return inactive[torch.topk(grad.flatten()[inactive].abs(), k).indices]
 
 
-# How each method is drawn: its label and colour in every figure (tab10; the order of this tuple is the
-# plot order). Kept beside the registry so a new method needs one entry, not edits in the plotting code.
-_LOOK = {"dense": ("Dense", "#1f77b4"), "gmp": ("GMP", "#ff7f0e"), "lth": ("LTH", "#2ca02c"), "omp": ("OMP", "#d62728"),
-         "snip": ("SNIP", "#9467bd"), "snip_random": ("SNIP (paper code)", "#9467bd"), "set": ("SET", "#8c564b"),
-         "rigl": ("RigL", "#e377c2"), "omp_erk": ("OMP_ERK", "#7f7f7f"), "random_erk": ("Random-ERK", "#bcbd22"),
-         "uniform": ("Uniform", "#17becf")}
-METHODS: dict[str, type[Method]] = {m.name: m for m in (
-    Dense, GMP, LTH, OMP, SNIP, SNIPRandom, SET, RigL, OMPERK, RandomERK, Uniform)}
-for _name, _cls in METHODS.items():
-    _cls.label, _cls.colour = _LOOK.get(_name, (_name, "#444444"))
-SNIPRandom.dashed = True  # drawn as a dashed SNIP-coloured line: the paper code's variant of SNIP
+BUILTIN = (Dense, GMP, LTH, OMP, SNIP, SNIPRandom, SET, RigL, OMPERK, RandomERK, Uniform)
+
+
+def implementation(name: str) -> type[Method]:
+    """The class that runs method `name` (hslib.vocabulary.METHODS holds its entry): a built-in entry names its
+    class as 'module:Class', a method registered at run time holds the class itself."""
+    impl = METHODS[name].implementation
+    if isinstance(impl, str):
+        module, _, attr = impl.partition(":")
+        impl = getattr(importlib.import_module(module), attr)
+    return impl

@@ -1,0 +1,139 @@
+"""Planning: pure functions from the specification (the table of the paper, a profile) to run configs and the
+waves that run them in dependency order (EL2N scoring runs, then runs without a parent and dense parents, then
+the runs that start from a parent). No torch: a plan is made and checked before the engine is loaded.
+"""
+from __future__ import annotations
+
+import itertools
+
+from .config import RunConfig, base_config, profile as get_profile
+from .paper import FIGURES, GRIDS, Panel, figure, panel_methods, stand_in
+from .vocabulary import METHODS
+
+SCORE_SEED = 1000  # EL2N scoring runs use seeds 1000.. so they never coincide with an experiment's run
+
+
+def parent_config(cfg: RunConfig) -> RunConfig | None:
+    """The dense run that LTH/OMP/OMP_ERK start from: same data, model, schedule and seed."""
+    if not METHODS[cfg.method].needs_parent:
+        return None
+    return cfg.replace(method="dense", density=1.0)
+
+
+def scoring_configs(cfg: RunConfig) -> list[RunConfig]:
+    """The dense runs whose EL2N scores define `cfg`'s subset: full data, clean, `el2n_epoch` epochs each."""
+    base = cfg.replace(method="dense", density=1.0, data_ratio=1.0, subset="random", corruption="",
+                       adversarial="", stop_epoch=cfg.el2n_epoch)
+    return [base.replace(seed=SCORE_SEED + i) for i in range(cfg.el2n_runs)]
+
+
+def expand(base: RunConfig, **axes) -> list[RunConfig]:
+    """Cartesian product of `axes` (field -> list of values) on top of `base`; dense runs get density 1."""
+    for k, v in axes.items():
+        if not isinstance(v, (list, tuple)) or not v:
+            raise ValueError(f"grid axis {k}={v!r} must be a non-empty list")
+    out = []
+    for values in itertools.product(*axes.values()):
+        fields = dict(zip(axes, values))
+        if fields.get("method", base.method) == "dense":
+            fields["density"] = 1.0
+        out.append(base.replace(**fields))
+    return unique(out)
+
+
+def unique(configs) -> list[RunConfig]:
+    """Configs in order, each run id once (configs that differ only in fields a run ignores share an id)."""
+    seen, out = set(), []
+    for c in configs:
+        if c.id not in seen:
+            seen.add(c.id)
+            out.append(c)
+    return out
+
+
+def panel_configs(panel: Panel, profile_name: str, **overrides) -> list[RunConfig]:
+    """Every run a panel draws: its methods (and dense) over its sparsities, ratios and the profile's seeds."""
+    if panel.show == "examples":
+        return []
+    P = get_profile(profile_name)
+    dataset, model = stand_in(profile_name, panel.pair)
+    base = base_config(profile_name, dataset=dataset, model=model, **overrides)
+    spec = GRIDS[panel.grid]
+    ratios = [panel.ratio] if panel.ratio is not None else P[spec["ratios"]]
+    if panel.sparsity is not None:
+        sparsities = [panel.sparsity]
+    else:
+        sparsities = P[spec["sparsities"]]
+    extra = {}
+    if panel.family == "el2n":
+        extra = {"subset": ["hard"]}
+    elif panel.family == "corruption":
+        extra = {"corruption": ["+".join(P["corruptions"])], "severity": [panel.severity]}
+    elif panel.family == "adversarial":
+        extra = {"adversarial": ["linf"]}
+    densities = [round(1 - s, 6) for s in sparsities]
+    configs = []
+    methods = panel_methods(panel, profile_name)
+    if methods:
+        configs += expand(base, method=list(methods), density=densities, data_ratio=ratios, seed=P["seeds"], **extra)
+    configs += expand(base, method=["dense"], data_ratio=ratios, seed=P["seeds"], **extra)
+    return configs
+
+
+def plan(configs) -> list[list[RunConfig]]:
+    """Waves in dependency order: [scoring runs], [runs without parent + dense parents], [children]."""
+    scoring, free, children = [], [], []
+    for c in configs:
+        if c.uses_scores:
+            scoring += scoring_configs(c)
+        p = parent_config(c)
+        if p is None:
+            free.append(c)
+        else:
+            free.append(p)
+            children.append(c)
+            if p.uses_scores:
+                scoring += scoring_configs(p)
+    return [unique(scoring), unique(free), unique(children)]
+
+
+def figure_configs(name, profile_name: str, **overrides) -> list[RunConfig]:
+    return unique([c for p in figure(name).panels for c in panel_configs(p, profile_name, **overrides)])
+
+
+def grid(experiment: str, profile_name: str, **overrides) -> list[RunConfig]:
+    """The runs of one experiment grid: the union of what every panel drawing from it needs. A profile
+    therefore runs nothing that no figure draws."""
+    if experiment not in GRIDS:
+        raise ValueError(f"experiment={experiment!r} is not known; allowed values: {list(GRIDS)}")
+    return unique([c for f in FIGURES for p in f.panels if p.grid == experiment
+                   for c in panel_configs(p, profile_name, **overrides)])
+
+
+def all_configs(profile_name: str, **overrides) -> list[RunConfig]:
+    return unique([c for e in GRIDS for c in grid(e, profile_name, **overrides)])
+
+
+def el2n_pairs(profile_name: str) -> list[tuple[str, str]]:
+    """The (dataset, model) pairs a profile scores with EL2N (those of its EL2N-hard panels), first pair first."""
+    out = []
+    for f in FIGURES:
+        for p in f.panels:
+            pair = stand_in(profile_name, p.pair)
+            if p.family == "el2n" and pair not in out:
+                out.append(pair)
+    return out
+
+
+def el2n_ratios(profile_name: str) -> list[float]:
+    """Every data ratio below 1 that a profile trains on EL2N-hard subsets (its figures' and its grid's)."""
+    P = get_profile(profile_name)
+    ratios = {p.ratio for f in FIGURES for p in f.panels if p.family == "el2n" and p.ratio is not None}
+    ratios |= set(P["grid_ratios"])
+    return sorted(r for r in ratios if r < 1)
+
+
+def scoring_base(profile_name: str, dataset: str, model: str, **overrides) -> RunConfig:
+    """A config that trains on an EL2N-hard subset of the pair: the key to its scores and subset files."""
+    return base_config(profile_name, dataset=dataset, model=model, subset="hard",
+                       data_ratio=min(el2n_ratios(profile_name)), **overrides)
