@@ -9,7 +9,7 @@ EXECUTOR ?= local
 DATA     ?=
 WORKERS  ?=
 
-.PHONY: reproduce test bench venv clean-runs book lab
+.PHONY: reproduce test bench venv clean-runs book lab browser
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,7 +30,17 @@ book: $(VENV)/.installed  # the executed notebooks of PROFILE as a static site: 
 lab: $(VENV)/.installed  # JupyterLab on the notebooks, with the registered hslib kernel
 	$(VENV)/bin/jupyter lab notebooks/
 
-test: $(VENV)/.installed
+# The browser tests (tests/browser.py) need Chromium and its chromedriver: installed from Debian when missing
+# and we are root; otherwise one line says what to install (and those tests fail, saying the same).
+browser:
+	@if { command -v chromium || command -v chromium-browser || command -v google-chrome; } >/dev/null \
+		&& command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing chromium and chromium-driver (Debian) for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	else echo "make test: the browser tests need Chromium and chromedriver, missing here: sudo apt-get install -y chromium chromium-driver"; fi
+
+test: $(VENV)/.installed browser
 	$(PY) -m pytest -q -ra
 
 bench: $(VENV)/.installed
