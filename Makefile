@@ -8,6 +8,9 @@ PROFILE  ?= smoke
 EXECUTOR ?= local
 DATA     ?=
 WORKERS  ?=
+LAB_ARGS ?=
+# Jupyter refuses to start as root without --allow-root (root containers are common): pass it only then.
+ALLOW_ROOT = $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: reproduce test bench venv clean-runs book lab browser
 
@@ -27,8 +30,8 @@ reproduce: $(VENV)/.installed
 book: $(VENV)/.installed  # the executed notebooks of PROFILE as a static site: outputs/book/$(PROFILE)/index.html
 	$(PY) -m hslib.book --profile $(PROFILE)
 
-lab: $(VENV)/.installed  # JupyterLab on the notebooks, with the registered hslib kernel
-	$(VENV)/bin/jupyter lab notebooks/
+lab: $(VENV)/.installed  # JupyterLab on the notebooks, with the registered hslib kernel (LAB_ARGS: e.g. --port=8889)
+	$(VENV)/bin/jupyter lab notebooks/ $(ALLOW_ROOT) $(LAB_ARGS)
 
 # The browser tests (tests/browser.py) need Chromium and its chromedriver: installed from Debian when missing
 # and we are root; otherwise one line says what to install (and those tests fail, saying the same).
