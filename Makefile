@@ -8,8 +8,11 @@ PROFILE  ?= smoke
 EXECUTOR ?= local
 DATA     ?=
 WORKERS  ?=
+LAB_ARGS ?=
+# Jupyter refuses to start as root without --allow-root (root containers are common): pass it only then.
+ALLOW_ROOT = $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: reproduce test bench venv clean-runs book lab
+.PHONY: reproduce test bench venv clean-runs book lab browser
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,10 +30,20 @@ reproduce: $(VENV)/.installed
 book: $(VENV)/.installed  # the executed notebooks of PROFILE as a static site: outputs/book/$(PROFILE)/index.html
 	$(PY) -m hslib.book --profile $(PROFILE)
 
-lab: $(VENV)/.installed  # JupyterLab on the notebooks, with the registered hslib kernel
-	$(VENV)/bin/jupyter lab notebooks/
+lab: $(VENV)/.installed  # JupyterLab on the notebooks, with the registered hslib kernel (LAB_ARGS: e.g. --port=8889)
+	$(VENV)/bin/jupyter lab notebooks/ $(ALLOW_ROOT) $(LAB_ARGS)
 
-test: $(VENV)/.installed
+# The browser tests (tests/browser.py) need Chromium and its chromedriver: installed from Debian when missing
+# and we are root; otherwise one line says what to install (and those tests fail, saying the same).
+browser:
+	@if { command -v chromium || command -v chromium-browser || command -v google-chrome; } >/dev/null \
+		&& command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing chromium and chromium-driver (Debian) for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	else echo "make test: the browser tests need Chromium and chromedriver, missing here: sudo apt-get install -y chromium chromium-driver"; fi
+
+test: $(VENV)/.installed browser
 	$(PY) -m pytest -q -ra
 
 bench: $(VENV)/.installed

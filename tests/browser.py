@@ -8,7 +8,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 INSTALL = ("the browser tests need Chromium, its chromedriver and selenium: `apt-get install -y chromium "
-           "chromium-driver` (Debian; .ci/run does it) and `pip install -e '.[dev]'`")
+           "chromium-driver` (Debian; `make test` does it as root) and `pip install -e '.[dev]'`")
 LOADED = "return Array.from(document.images).every(i => i.complete)"
 
 
