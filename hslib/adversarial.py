@@ -23,8 +23,9 @@ import sys
 import torch
 from torch import nn
 
+from .vocabulary import BN_MODES
+
 NORMS = ("linf", "l2")
-BN_MODES = ("train", "eval")
 
 _ADVERTORCH = None  # the imported module, once import_advertorch() succeeded
 

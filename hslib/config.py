@@ -16,11 +16,9 @@ import numbers
 import re
 from dataclasses import dataclass, fields
 
-from .vocabulary import CORRUPTIONS, DATASETS, METHODS, MODELS, PRECISIONS, SEVERITIES
+from .vocabulary import ADVERSARIAL, BN_MODES, CORRUPTIONS, DATASETS, METHODS, MODELS, PRECISIONS, SEVERITIES
 
 SUBSETS = ("random", "hard", "easy", "hard_balanced")  # hard/easy = EL2N top/bottom x%
-ADVERSARIAL = ("", "linf", "l2")
-BN_MODES = ("train", "eval")
 # The version of what a run computes. Bump it whenever a change to the code would change a finished run's
 # results (training loop, a method, data decoding, augmentation, corruption parameters, EL2N): it is part of
 # every run id and every data cache key, so runs and caches of older semantics are never silently reused.

@@ -115,5 +115,9 @@ CORRUPTIONS = ("gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", 
                "jpeg_compression", "speckle_noise", "gaussian_blur", "spatter", "saturate")
 SEVERITIES = (1, 2, 3, 4, 5, 6)  # 6 extrapolates one step past each parameter list
 
+# ------------------------------------------------------------------------------------------ adversarial training
+ADVERSARIAL = ("", "linf", "l2")  # no attack, L∞ PGD, L2 PGD
+BN_MODES = ("train", "eval")  # BatchNorm mode while a training attack is crafted (the paper: train)
+
 # ------------------------------------------------------------------------------------------ numerics
 PRECISIONS = ("fp32", "bf16")  # fp32 (TF32 allowed on CUDA) or bfloat16 autocast
