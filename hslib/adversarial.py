@@ -23,9 +23,9 @@ import sys
 import torch
 from torch import nn
 
-from .vocabulary import BN_MODES
+from .vocabulary import ADVERSARIAL, BN_MODES
 
-NORMS = ("linf", "l2")
+NORMS = tuple(a for a in ADVERSARIAL if a)  # the attack norms
 
 _ADVERTORCH = None  # the imported module, once import_advertorch() succeeded
 
