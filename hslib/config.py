@@ -133,6 +133,10 @@ class RunConfig:
             ident[name] = _DEFAULTS[name]
         ident["lr_milestones"] = list(ident["lr_milestones"])
         ident["semantics"] = SEMANTICS
+        from .sparse.check import BUILTIN, code_hash
+
+        if self.method not in BUILTIN:  # a user-written method: its code is part of what the run computes
+            ident["method_code"] = code_hash(METHODS[self.method])
         blob = json.dumps(ident, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 

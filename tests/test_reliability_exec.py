@@ -52,6 +52,91 @@ def _hold_lock(directory, seconds):
 
 
 # ------------------------------------------------------------------------------------------ 1. graders
+@pytest.fixture
+def registry():
+    before = dict(METHODS)
+    yield METHODS
+    METHODS.clear()
+    METHODS.update(before)
+
+
+SOLUTION = '''
+import torch
+from hslib.sparse import Method, layer_counts
+
+
+class MyMagnitude(Method):
+    name, label, colour, distributions = "my_magnitude", "My magnitude", "#637939", ("erk",)
+
+    @torch.no_grad()
+    def init(self, ctx):
+        for i, (w, k) in enumerate(zip(self.masks.params, layer_counts(self.model, "erk", self.cfg.density))):
+            keep = torch.zeros(w.numel(), dtype=torch.bool)
+            keep[w.abs().flatten().argsort(descending=DESCENDING)[:k]] = True
+            self.masks.set(i, keep.view_as(w))
+        self._after_mask_change(0)
+'''
+STUDENT_A = SOLUTION.replace("DESCENDING", "True")  # keeps the largest |w|
+STUDENT_B = SOLUTION.replace("DESCENDING", "False")  # keeps the smallest: same class name, other code
+
+
+def _solution(source):
+    """The class a solution defines, as notebook 09 gets it (exec'd: inspect.getsource cannot see it)."""
+    namespace = {"__name__": "solution"}
+    exec(source, namespace)
+    return namespace["MyMagnitude"]
+
+
+def test_two_solutions_with_the_same_class_name_get_their_own_runs(tmp_path, registry):
+    """Student A's and B's classes share a name; their runs must not share a folder, and each must read back its
+    own result (graded at once, A's table showed B's accuracy: their runs had one id)."""
+    import torch
+
+    root = tmp_path / "runs"
+    register(_solution(STUDENT_A))
+    a = tiny("my_magnitude")
+    ra = sweep.run([a], root=root, progress="none", tables=False)
+    register(_solution(STUDENT_B))
+    b = tiny("my_magnitude")
+    assert a.to_dict() == b.to_dict() and a.id != b.id  # same config, other code: another run
+    rb = sweep.run([b], root=root, progress="none", tables=False)
+    assert not ra.attrs["failed"] and not rb.attrs["failed"]
+    assert store.run_dir(root, a) != store.run_dir(root, b)
+    masks_a, masks_b = (store.load_torch(store.run_dir(root, c) / "masks.pt") for c in (a, b))
+    assert any(not torch.equal(masks_a[n], masks_b[n]) for n in masks_a)  # each trained its own
+    # A graded again (the same source exec'd anew): its own run is read back, not retrained, not B's.
+    done = (store.run_dir(root, a) / "result.json").stat().st_mtime_ns
+    register(_solution(STUDENT_A))
+    again = tiny("my_magnitude")
+    assert again.id == a.id
+    ra2 = sweep.run([again], root=root, progress="none", tables=False)
+    assert (store.run_dir(root, a) / "result.json").stat().st_mtime_ns == done
+    assert ra2["test_acc"].tolist() == ra["test_acc"].tolist()
+
+
+def test_a_method_class_from_a_file_is_hashed_by_its_source_and_builtins_keep_their_ids():
+    from hslib.sparse.check import code_hash
+    from hslib.sparse.methods import SET
+
+    class Mine(SET):
+        name, label, colour = "mine", "Mine", "#000000"
+
+    class Mine2(SET):  # other source, same body
+        name, label, colour = "mine", "Mine", "#000001"
+
+    assert code_hash(Mine) == code_hash(Mine) and code_hash(Mine) != code_hash(Mine2)
+    assert code_hash(_solution(STUDENT_A)) == code_hash(_solution(STUDENT_A))  # stable without a source file
+    assert code_hash(_solution(STUDENT_A)) != code_hash(_solution(STUDENT_B))
+    assert tiny("set", epochs=3, data_ratio=0.3).id == "1a241a7de835"  # a built-in method's id: as it always was
+
+
+def test_notebook_09_never_deletes_run_folders():
+    """Two graders at once: one deleting the runs the other is training (or has just finished) mixes them up."""
+    nb = json.loads((ROOT / "notebooks" / "09_exercise_your_own_method.ipynb").read_text())
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert "rmtree" not in code and "unlink" not in code
+
+
 def test_remove_run_refuses_a_folder_another_process_holds(tmp_path):
     d = tmp_path / "runs" / "abc123"
     d.mkdir(parents=True)
