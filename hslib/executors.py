@@ -48,8 +48,10 @@ class Progress:
             note = f"{cfg.id} {cfg.method} density={cfg.density:g} ratio={cfg.data_ratio:g} test_acc={result['test_acc']:.3f}"
         else:
             self.failed += 1
-            note = f"{cfg.id} {cfg.method} FAILED: {error} (log: {log})"
-            print(f"[sweep] run {cfg.id} failed: {error}\n        log: {log}", file=sys.stderr, flush=True)
+            log = store.existing_file(log) if isinstance(log, Path) else log  # a path is named only if it exists
+            where = f"log: {log}" if log else "no log file"
+            note = f"{cfg.id} {cfg.method} FAILED: {error} ({where})"
+            print(f"[sweep] run {cfg.id} failed: {error}\n        {where}", file=sys.stderr, flush=True)
         self._show(note)
 
     def close(self):
@@ -71,10 +73,16 @@ def _run_one(cfg_dict: dict, root: str, progress: str, log_to_file: bool) -> tup
                 result = train.run(cfg, root, progress="log")
         else:
             result = train.run(cfg, root, progress=progress)
-        return cfg.id, result, None, str(log)
+        return cfg.id, result, None, store.existing_file(log)
     except Exception as e:  # reported by the sweep, never fatal to the other runs
-        err_file = d / "error.txt"
-        return cfg.id, None, f"{type(e).__name__}: {e}", str(err_file if err_file.exists() else log)
+        import errno
+
+        error = f"{type(e).__name__}: {e}"
+        if isinstance(e, OSError) and e.errno == errno.ENAMETOOLONG:  # name the problem, not just errno 36
+            error = f"{type(e).__name__}: the run folder {d} {store.path_problem(d) or 'is too long a path'}"
+        # The log named is one that exists: a run that failed before it started has neither file (inline runs
+        # never have a train.log), and the handler itself must not fail on a path the OS refuses.
+        return cfg.id, None, error, store.existing_file(d / "error.txt") or store.existing_file(log)
 
 
 def _init_worker(threads: int, gpu_queue):

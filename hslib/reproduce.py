@@ -128,6 +128,11 @@ def execute(profile="smoke", executor="local", workers=0, data="", kernel=None, 
     _check_data(profile, data, root)
     kernel = kernel_name(kernel)
     outputs = Path(outputs).resolve() if outputs else root / "outputs"
+    from .store import path_problem
+
+    if path_problem(outputs):  # every notebook would fail on it: one error naming it, before any starts
+        raise ValueError(f"outputs={str(outputs)!r} {path_problem(outputs)}; allowed values: a folder path the "
+                         f"file system can hold")
     (outputs / "notebooks" / profile).mkdir(parents=True, exist_ok=True)
     params = {"profile": profile, "executor": executor, "workers": workers, "data_root": data}
     args = (params, kernel, str(root), str(outputs))

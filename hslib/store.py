@@ -320,6 +320,34 @@ def write_tables(root=DEFAULT_ROOT, out="outputs/results", profile=None) -> dict
     return paths
 
 
+def existing_file(path) -> str | None:
+    """str(path) if it is a file, else None; never raises (a path the OS refuses, e.g. a name too long, is no file).
+    Error reports name a log only if there is one to read."""
+    try:
+        return str(path) if path is not None and Path(path).is_file() else None
+    except (OSError, ValueError):
+        return None
+
+
+def path_problem(path) -> str | None:
+    """Why the file system cannot hold `path` (a folder name or the whole path too long for it), or None. The text
+    follows the path's name in a sentence: "root='...' has a folder name of 300 bytes (...)"."""
+    path = Path(path).absolute()
+    base = next((p for p in reversed([path, *path.parents]) if not os.path.isdir(p)), path).parent
+    try:
+        name_max, path_max = os.pathconf(base, "PC_NAME_MAX"), os.pathconf(base, "PC_PATH_MAX")
+    except (OSError, ValueError):
+        name_max, path_max = 255, 4096
+    for part in path.parts:
+        n = len(os.fsencode(part))
+        if n > name_max:
+            return f"has a folder name of {n} bytes ({part[:24]!r}…), too long: the file system allows {name_max}"
+    n = len(os.fsencode(str(path)))
+    if n > path_max:
+        return f"is {n} bytes long, too long: the file system allows paths of {path_max}"
+    return None
+
+
 def outputs_dir(name: str, outputs=OUTPUTS) -> Path:
     """<outputs>/<name> for a name of the layout above."""
     if name not in COMMITTED + GENERATED:

@@ -193,3 +193,41 @@ def test_a_held_run_lock_says_who_holds_it(tmp_path, capsys):
         _kill_group(p)
     assert waited > 0.5
     assert f"waiting for abc123, locked by pid {p.pid}" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------ 5. paths, logs
+LONG = "x" * 300
+
+
+def test_a_too_long_folder_name_is_reported_not_a_crash_of_the_error_handler(tmp_path):
+    rid, result, error, log = executors._run_one(tiny("set").to_dict(), str(tmp_path / LONG / "runs"), "none", False)
+    assert result is None and log is None
+    assert "too long" in error and "300" in error and "255" in error, error
+
+
+def test_a_sweep_refuses_a_root_with_a_too_long_folder_name_before_anything_runs(tmp_path):
+    needle = r"root=.* has a folder name of 300 bytes \(.x+.…\), too long: the file system allows 255"
+    with pytest.raises(ValueError, match=needle):
+        sweep.run([tiny("set")], root=tmp_path / LONG / "runs", progress="none")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_inline_failure_never_points_to_a_log_that_does_not_exist(tmp_path, capsys):
+    """A run that fails before it starts (here: LTH without its dense parent) has no train.log, no error.txt."""
+    rid, result, error, log = executors._run_one(tiny("lth").to_dict(), str(tmp_path / "runs"), "none", False)
+    assert "MissingDependency" in error and "dense parent" in error
+    assert log is None or Path(log).is_file()
+    prog = executors.Progress(1, 0, "test")
+    prog.finished(tiny("lth"), error=error, log=log)
+    err = capsys.readouterr().err
+    for path in re.findall(r"log: (\S+)", err):
+        assert Path(path).is_file(), err
+    assert "train.log" not in err and "log: None" not in err, err
+
+
+def test_reproduce_refuses_an_outputs_folder_with_a_too_long_name_before_any_notebook(tmp_path):
+    from hslib import reproduce
+
+    with pytest.raises(ValueError, match=r"outputs=.* has a folder name of 300 bytes .*, too long"):
+        reproduce.execute("smoke", "inline", outputs=str(tmp_path / LONG))
+    assert list(tmp_path.iterdir()) == []
