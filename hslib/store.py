@@ -97,6 +97,15 @@ def _holder(f) -> str:
     return pid if pid.isdigit() else "unknown"
 
 
+def lock_holder(directory) -> int | None:
+    """The pid that last took the run lock of `directory` (it may have finished or died since), or None."""
+    try:
+        pid = (Path(directory) / ".lock").read_text().strip()
+    except (OSError, ValueError):
+        return None
+    return int(pid) if pid.isdigit() else None
+
+
 def _tell(message: str):
     """A line on stderr, and on the process's real stderr too when stderr is redirected (a local worker writes
     into its run's train.log): waiting must be visible where the sweep was started."""

@@ -179,6 +179,25 @@ def _lock_and_check(d):
         return (d / ".lock").exists() and (d / ".lock").read_text().strip() == str(os.getpid())
 
 
+# ------------------------------------------------------------------------------------------ 2. a dead worker
+def test_a_worker_killed_by_sigkill_fails_its_run_and_the_sweep_goes_on(tmp_path, monkeypatch, capsys):
+    """The OOM killer's `kill -9` of one local worker: its run is reported failed (naming the signal), the pool is
+    rebuilt and every other run finishes."""
+    runs = [tiny("dense"), tiny("set"), tiny("snip"), tiny("gmp", 0.1)]
+    victim = runs[1]
+    monkeypatch.setenv("HSLIB_TEST_KILL_RUN", victim.id)  # the test hook: that run kill -9s its own worker
+    executors._stop_pool()  # workers started before the variable was set would not see it
+    try:
+        df = sweep.run(runs, executor="local", workers=2, root=tmp_path / "runs", progress="none", tables=False)
+    finally:
+        executors._stop_pool()
+    assert df.attrs["failed"] == [victim.id]
+    assert sorted(df["id"]) == sorted(c.id for c in runs if c is not victim)
+    err = capsys.readouterr().err
+    assert f"run {victim.id} failed" in err and "SIGKILL" in err and "worker" in err, err
+    assert "SIGKILL" in (tmp_path / "runs" / victim.id / "error.txt").read_text()
+
+
 # ------------------------------------------------------------------------------------------ 4. a held lock
 def test_a_held_run_lock_says_who_holds_it(tmp_path, capsys):
     d = tmp_path / "runs" / "abc123"
