@@ -198,6 +198,117 @@ def test_a_worker_killed_by_sigkill_fails_its_run_and_the_sweep_goes_on(tmp_path
     assert "SIGKILL" in (tmp_path / "runs" / victim.id / "error.txt").read_text()
 
 
+# ------------------------------------------------------------------------------------------ 3. SIGTERM
+FAKE_NOTEBOOK_CELL = '''
+import os, pathlib, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])  # e.g. a pool worker
+pathlib.Path(os.environ["MARKS"], f"{NAME}.pids").write_text(f"{os.getpid()} {child.pid}")
+time.sleep(300)
+'''
+
+
+def _fake_notebook(path, name):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("profile = 'smoke'", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell(FAKE_NOTEBOOK_CELL.replace("{NAME}", name))]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, str(path))
+
+
+def _descendants(pid):
+    """Every live process below `pid` (walking /proc's parent links), as {pid: start time}."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()
+            if fields[0] != "Z":
+                parents.setdefault(int(fields[1]), []).append((int(entry), fields[19]))
+    out, todo = {}, [pid]
+    while todo:
+        for child, start in parents.get(todo.pop(), []):
+            out[child] = start
+            todo.append(child)
+    return out
+
+
+def _alive(procs):
+    """Those of {pid: start time} still running (same start time: not a reused pid; zombies count as gone)."""
+    alive = []
+    for pid, start in procs.items():
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if fields[0] != "Z" and fields[19] == start:
+            alive.append(pid)
+    return alive
+
+
+@pytest.mark.slow  # a reproduce with two kernels in a subprocess (15-30 s on a loaded machine): `make test` runs it
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="walks /proc")
+@pytest.mark.parametrize("sig,lanes", [("SIGTERM", 2), ("SIGKILL", 2), ("SIGTERM", 1)])
+def test_a_signalled_reproduce_leaves_no_process_behind(tmp_path, sig, lanes):
+    """`kill <pid>` (SIGTERM) or `kill -9` of `python -m hslib.reproduce`, its notebooks running (in two lane
+    processes, or in itself with --lanes 1): every process it started (lanes, their Jupyter kernels, the kernels'
+    children) is gone within seconds. (`kill -9` with --lanes 1 is not covered: a kernel started by the killed
+    process itself exits by ipykernel's parent poller, but what the kernel started would not.)"""
+    project = tmp_path / "project"
+    (project / "notebooks").mkdir(parents=True)
+    for name in ("lane_a", "lane_b", "final"):
+        _fake_notebook(project / "notebooks" / f"{name}.ipynb", name)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    code = ("import sys; from hslib import reproduce as r; "
+            "r.LANES = [[('lane_a', {})], [('lane_b', {})]]; r.FINAL = [('final', {})]; "
+            "r.SERIES = r.LANES[0] + r.LANES[1] + r.FINAL; "
+            "sys.exit(r.main(['--outputs', sys.argv[1], '--kernel', 'python3', '--lanes', sys.argv[2]]))")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HSLIB_PROJECT": str(project), "MARKS": str(marks)}
+    with open(tmp_path / "stderr.txt", "w") as err:  # a file, not a pipe nobody reads while it runs
+        p = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "outputs"), str(lanes)], env=env,
+                             start_new_session=True, stdout=subprocess.DEVNULL, stderr=err)
+    seen, kernel_groups = {}, set()
+    try:
+        deadline = time.time() + 120
+        while p.poll() is None and time.time() < deadline and len(list(marks.glob("*.pids"))) < lanes:
+            seen.update(_descendants(p.pid))
+            time.sleep(0.1)
+        assert p.poll() is None, (tmp_path / "stderr.txt").read_text()
+        assert len(list(marks.glob("*.pids"))) == lanes, "the lanes' kernels never started"
+        seen.update(_descendants(p.pid))
+        for m in marks.glob("*.pids"):
+            kernel, child = map(int, m.read_text().split())
+            kernel_groups.add(kernel)  # a kernel leads its own session and process group
+            assert kernel in seen and child in seen
+        os.kill(p.pid, getattr(signal, sig))  # the main process only, as `kill` does
+        p.wait(timeout=30)
+        deadline = time.time() + 20
+        while _alive(seen) and time.time() < deadline:
+            time.sleep(0.1)
+        left = _alive(seen)
+        assert not left, [Path(f"/proc/{q}/cmdline").read_bytes().replace(b"\0", b" ")[:200] for q in left]
+        if sig == "SIGTERM":
+            assert p.returncode != 0
+    finally:
+        for q in _alive(seen):
+            try:
+                os.kill(q, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for g in kernel_groups:
+            try:
+                os.killpg(g, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        _kill_group(p)
+
+
 # ------------------------------------------------------------------------------------------ 4. a held lock
 def test_a_held_run_lock_says_who_holds_it(tmp_path, capsys):
     d = tmp_path / "runs" / "abc123"
