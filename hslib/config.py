@@ -126,6 +126,8 @@ class RunConfig:
             ident[name] = _DEFAULTS[name]
         ident["lr_milestones"] = list(ident["lr_milestones"])
         ident["semantics"] = SEMANTICS
+        if METHODS[self.method].code:  # a user-written method: its code is part of what the run computes
+            ident["method_code"] = METHODS[self.method].code
         blob = json.dumps(ident, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 

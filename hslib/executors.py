@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from . import store
 from .config import RunConfig
@@ -47,8 +48,10 @@ class Progress:
             note = f"{cfg.id} {cfg.method} density={cfg.density:g} ratio={cfg.data_ratio:g} test_acc={result['test_acc']:.3f}"
         else:
             self.failed += 1
-            note = f"{cfg.id} {cfg.method} FAILED: {error} (log: {log})"
-            print(f"[sweep] run {cfg.id} failed: {error}\n        log: {log}", file=sys.stderr, flush=True)
+            log = store.existing_file(log) if isinstance(log, Path) else log  # a path is named only if it exists
+            where = f"log: {log}" if log else "no log file"
+            note = f"{cfg.id} {cfg.method} FAILED: {error} ({where})"
+            print(f"[sweep] run {cfg.id} failed: {error}\n        {where}", file=sys.stderr, flush=True)
         self._show(note)
 
     def close(self):
@@ -70,10 +73,16 @@ def _run_one(cfg_dict: dict, root: str, progress: str, log_to_file: bool) -> tup
                 result = train.run(cfg, root, progress="log")
         else:
             result = train.run(cfg, root, progress=progress)
-        return cfg.id, result, None, str(log)
+        return cfg.id, result, None, store.existing_file(log)
     except Exception as e:  # reported by the sweep, never fatal to the other runs
-        err_file = d / "error.txt"
-        return cfg.id, None, f"{type(e).__name__}: {e}", str(err_file if err_file.exists() else log)
+        import errno
+
+        error = f"{type(e).__name__}: {e}"
+        if isinstance(e, OSError) and e.errno == errno.ENAMETOOLONG:  # name the problem, not just errno 36
+            error = f"{type(e).__name__}: the run folder {d} {store.path_problem(d) or 'is too long a path'}"
+        # The log named is one that exists: a run that failed before it started has neither file (inline runs
+        # never have a train.log), and the handler itself must not fail on a path the OS refuses.
+        return cfg.id, None, error, store.existing_file(d / "error.txt") or store.existing_file(log)
 
 
 def _init_worker(threads: int, gpu_queue):
@@ -162,7 +171,7 @@ def _stop_pool():
 
 
 def _local(wave, root, prog, progress, workers=None, **_):
-    from concurrent.futures import as_completed
+    from concurrent.futures import wait
     from concurrent.futures.process import BrokenProcessPool
 
     import torch
@@ -171,25 +180,80 @@ def _local(wave, root, prog, progress, workers=None, **_):
     workers = workers or (gpus or os.cpu_count() or 1)  # one process per GPU, else one per core
     if len(wave) == 1 and not _POOL and not gpus:  # starting processes for one run costs more than it saves
         return _inline(wave, root, prog, progress)
-    pool = _pool(workers, gpus)
-    by_id = {c.id: c for c in wave}
+    pending = {c.id: c for c in wave}
+    strikes: dict[str, int] = {}  # run id -> how often a pool broke while it was in flight, no culprit known
     try:
-        futures = [pool.submit(_run_one, c.to_dict(), str(root), progress, True) for c in wave]
-    except BrokenProcessPool:  # a worker died earlier (e.g. killed): start a fresh pool
-        _POOL.clear()
-        pool = _pool(workers, gpus)
-        futures = [pool.submit(_run_one, c.to_dict(), str(root), progress, True) for c in wave]
-    left = len(wave)
-    prog.set_running(min(workers, left))
-    try:
-        for fut in as_completed(futures):
-            rid, result, error, log = fut.result()
-            left -= 1
-            prog.set_running(min(workers, left))
-            prog.finished(by_id[rid], result, error, log)
+        while pending:
+            pool = _pool(workers, gpus)
+            try:
+                futures = {pool.submit(_run_one, c.to_dict(), str(root), progress, True): c for c in pending.values()}
+            except BrokenProcessPool:  # a worker died earlier (e.g. killed between sweeps): start a fresh pool
+                _stop_pool()
+                continue
+            procs = dict(getattr(pool, "_processes", None) or {})  # pid -> Process, to tell how a worker died
+            broken = False
+            prog.set_running(min(workers, len(pending)))
+            not_done = set(futures)
+            while not_done:
+                done, not_done = wait(not_done, return_when="FIRST_COMPLETED")
+                procs.update(getattr(pool, "_processes", None) or {})
+                for fut in done:
+                    if isinstance(fut.exception(), BrokenProcessPool):
+                        broken = True  # every unfinished run of the pool ends so; sorted out below
+                        continue
+                    rid, result, error, log = fut.result()
+                    pending.pop(rid, None)
+                    prog.set_running(min(workers, len(pending)))
+                    prog.finished(futures[fut], result, error, log)
+            if broken:  # a worker died (kill -9, the OOM killer): fail its run, restart the pool, go on
+                _stop_pool()
+                _fail_dead_workers(pending, procs, strikes, root, prog)
     except BaseException:  # KeyboardInterrupt above all: the workers ignore SIGINT, so stop them from here
         _stop_pool()
         raise
+
+
+def _fail_dead_workers(pending: dict, procs: dict, strikes: dict, root, prog):
+    """After a worker died: the run it was training (its run lock names the worker's pid) is reported failed, with
+    the signal that killed it; the runs the broken pool stopped besides are left in `pending`, to resume. A worker
+    stopped by the pool itself exits by SIGTERM; if every dead worker did (no other culprit), each run they held
+    gets a second chance, and fails if a worker dies under it again."""
+    import signal as _signal
+    import time
+
+    deadline = time.monotonic() + 10
+    while any(p.exitcode is None for p in procs.values()) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the pool is reaping its workers: wait for their exit codes
+    dead = {pid: p.exitcode for pid, p in procs.items() if p.exitcode is not None and p.exitcode != 0}
+    held = {}
+    for rid, c in pending.items():
+        pid = store.lock_holder(store.run_dir(root, c))
+        if pid in dead:
+            held[rid] = pid
+    culprits = {rid: pid for rid, pid in held.items() if dead[pid] != -_signal.SIGTERM}
+    if not culprits:  # nobody died by another signal: a SIGTERM from outside, or the runs were not attributable
+        for rid in held or pending:
+            strikes[rid] = strikes.get(rid, 0) + 1
+        culprits = {rid: held.get(rid) for rid in (held or pending) if strikes[rid] >= 2}
+    for rid, pid in culprits.items():
+        c = pending.pop(rid)
+        code = dead.get(pid)
+        try:
+            how = _signal.Signals(-code).name if code is not None and code < 0 else f"exit status {code}"
+        except ValueError:
+            how = f"signal {-code}"
+        if code == -_signal.SIGKILL:
+            how += ", e.g. the out-of-memory killer"
+        error = (f"WorkerDied: worker process {pid} died ({how}) while training this run" if pid is not None else
+                 "WorkerDied: worker processes died twice while this run was queued or running (not attributable "
+                 "to one run: each died before it took a run's lock)")
+        d = store.run_dir(root, c)
+        try:
+            if d.is_dir():  # for whoever looks in the run's folder (a retry removes it)
+                (d / "error.txt").write_text(error + "\n")
+        except OSError:
+            pass
+        prog.finished(c, error=error, log=store.existing_file(d / "error.txt") or store.existing_file(d / "train.log"))
 
 
 class _SubmititRun:

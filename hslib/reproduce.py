@@ -65,7 +65,93 @@ def kernel_manager_class():
             if not self.shutting_down:
                 await super()._async_interrupt_kernel()
 
+        async def _async_launch_kernel(self, kernel_cmd, **kw):  # known to _stop_kernels from launch to cleanup
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+            _KERNELS.add(self.provisioner)
+
+        async def _async_cleanup_resources(self, restart: bool = False):
+            _KERNELS.discard(self.provisioner)
+            await super()._async_cleanup_resources(restart)
+
     return KernelManager
+
+
+_KERNELS: set = set()  # the provisioners of this process's running kernels (KernelManager above)
+
+
+def _stop_kernels(grace: float = 3.0):
+    """Stop this process's kernels and everything they started (a sweep's pool workers, its helpers): each kernel
+    leads its own process group (jupyter_client starts it in a new session), so SIGTERM goes to the group, then
+    SIGKILL to what is left after `grace` seconds."""
+    import signal
+
+    groups, processes = set(), []
+    for prov in list(_KERNELS):
+        process = getattr(prov, "process", None)
+        group = getattr(prov, "pgid", None) or getattr(process, "pid", None)
+        if group:
+            groups.add(group)
+        if process is not None:
+            processes.append(process)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for group in list(groups):
+            try:
+                os.killpg(group, sig)
+            except (ProcessLookupError, PermissionError):
+                groups.discard(group)
+        deadline = time.monotonic() + grace
+        while sig == signal.SIGTERM and groups and time.monotonic() < deadline:
+            for process in processes:
+                process.poll()  # reap a dead kernel: a zombie would keep its group "alive"
+            for group in list(groups):
+                try:
+                    os.killpg(group, 0)  # anyone left in the group?
+                except (ProcessLookupError, PermissionError):
+                    groups.discard(group)
+            time.sleep(0.05)
+    _KERNELS.clear()
+
+
+def _on_sigterm(signum, frame):
+    """SIGTERM (`kill`, a job scheduler, a container stop): stop the kernels and the lanes, then exit 128 + 15.
+    Without it the kernels (in sessions of their own) and the lane processes outlived us and kept training."""
+    import multiprocessing as mp
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the cleanup short
+    children = mp.active_children()  # the lane processes, if this is the main process
+    for child in children:
+        child.terminate()  # each lane runs this handler for its own kernels
+    _stop_kernels()
+    deadline = time.monotonic() + 5
+    for child in children:
+        child.join(max(0.0, deadline - time.monotonic()))
+        if child.is_alive():
+            child.kill()
+    print(f"[reproduce] stopped by signal {signum}", file=sys.stderr, flush=True)
+    os._exit(128 + signum)  # now: no atexit handler may wait for the lanes' pool or a kernel
+
+
+def _init_lane():
+    """A lane process: on SIGTERM it stops its kernels, and it never outlives the main process (after its `kill -9`
+    it stops its kernels and exits: the sentinel of the parent becomes readable when the parent is gone)."""
+    import multiprocessing as mp
+    import signal
+    import threading
+
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    parent = mp.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with_parent, args=(parent.sentinel,), daemon=True,
+                         name="hslib-lane-exit-with-parent").start()
+
+
+def _exit_with_parent(sentinel):
+    from multiprocessing.connection import wait
+
+    wait([sentinel])
+    _stop_kernels()
+    os._exit(1)
 
 
 def _execute_lane(notebooks, params: dict, kernel: str, root: str, outputs: str) -> list:
@@ -128,6 +214,9 @@ def execute(profile="smoke", executor="local", workers=0, data="", kernel=None, 
     _check_data(profile, data, root)
     kernel = kernel_name(kernel)
     outputs = store.outputs_root(outputs).resolve()
+    if store.path_problem(outputs):  # every notebook would fail on it: one error naming it, before any starts
+        raise ValueError(f"outputs={str(outputs)!r} {store.path_problem(outputs)}; allowed values: a folder path "
+                         f"the file system can hold")
     store.folder("notebooks", profile, outputs).mkdir(parents=True, exist_ok=True)
     params = {"profile": profile, "executor": executor, "workers": workers, "data_root": data}
     args = (params, kernel, str(root), str(outputs))
@@ -138,7 +227,7 @@ def execute(profile="smoke", executor="local", workers=0, data="", kernel=None, 
     else:
         import multiprocessing as mp
 
-        with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn")) as pool:
+        with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn"), initializer=_init_lane) as pool:
             futures = [pool.submit(_execute_lane, keep(lane), *args) for lane in LANES]
             timings = [t for f in futures for t in f.result()]
         timings += _execute_lane(keep(FINAL), *args)
@@ -162,6 +251,9 @@ def main(argv=None):
     ap.add_argument("--outputs", default=None, help="outputs root (default: $HSLIB_OUTPUTS, else <project>/outputs)")
     ap.add_argument("--lanes", type=int, default=2, choices=[1, 2], help="independent notebook lanes run at once")
     args = ap.parse_args(argv)
+    import signal
+
+    signal.signal(signal.SIGTERM, _on_sigterm)  # stop the lanes and kernels with us (lanes: _init_lane)
     try:
         execute(args.profile, args.executor, args.workers, args.data, args.kernel, args.only, args.outputs,
                 args.lanes)

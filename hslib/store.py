@@ -138,13 +138,116 @@ def run_dir(root, cfg) -> Path:
 
 @contextlib.contextmanager
 def run_lock(directory):
-    """An exclusive lock on a run directory (released by the OS if the holder dies, so never stale)."""
-    with open(Path(directory) / ".lock", "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
+    """An exclusive lock on a run directory (released by the OS if the holder dies, so never stale). The holder
+    writes its pid into the lock file, so that a process that has to wait can say for what and for whom."""
+    directory = Path(directory)
+    path = directory / ".lock"
+    told = False
+    while True:
+        directory.mkdir(parents=True, exist_ok=True)  # again after a removal (below)
+        f = open(path, "a+")  # "a+", not "w": opening must not erase the holder's pid
         try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if not told:  # a wait can last a whole run: say so once, naming the holder
+                    _tell(f"[hslib] waiting for {directory.name}, locked by pid {_holder(f)} ({directory})")
+                    told = True
+                fcntl.flock(f, fcntl.LOCK_EX)
+            # The folder may have been removed while we waited (remove_run): a lock on the deleted file would guard
+            # nothing, and another process could lock the new one. Lock the file that is there now.
+            if not _same_file(path, f):
+                f.close()
+                continue
+            f.seek(0)
+            f.truncate()
+            f.write(f"{os.getpid()}\n")
+            f.flush()
+            break
+        except BaseException:
+            f.close()
+            raise
+    try:
+        yield
+    finally:
+        fcntl.flock(f, fcntl.LOCK_UN)
+        f.close()
+
+
+def _same_file(path, f) -> bool:
+    try:
+        a, b = os.stat(path), os.fstat(f.fileno())
+    except FileNotFoundError:
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def _holder(f) -> str:
+    """The pid written in an open lock file by its holder ('unknown' if it has not written it yet)."""
+    try:
+        f.seek(0)
+        pid = f.read().strip()
+    except OSError:
+        pid = ""
+    return pid if pid.isdigit() else "unknown"
+
+
+def lock_holder(directory) -> int | None:
+    """The pid that last took the run lock of `directory` (it may have finished or died since), or None."""
+    try:
+        pid = (Path(directory) / ".lock").read_text().strip()
+    except (OSError, ValueError):
+        return None
+    return int(pid) if pid.isdigit() else None
+
+
+def _tell(message: str):
+    """A line on stderr, and on the process's real stderr too when stderr is redirected (a local worker writes
+    into its run's train.log): waiting must be visible where the sweep was started."""
+    import sys
+
+    print(message, file=sys.stderr, flush=True)
+    if sys.__stderr__ is not None and sys.stderr is not sys.__stderr__:
+        print(message, file=sys.__stderr__, flush=True)
+
+
+def remove_run(directory) -> bool:
+    """Delete a run folder, unless another process holds its lock: then keep it, say who holds it, and return
+    False. The lock is held while deleting, and a process that was waiting for it locks the folder anew
+    (run_lock), so a folder is never deleted under a run that is training in it."""
+    import shutil
+
+    directory = Path(directory)
+    try:
+        f = open(directory / ".lock", "a+")
+    except FileNotFoundError:  # no folder (nothing to do), or one that no run ever locked
+        if directory.exists():
+            shutil.rmtree(directory)
+        return True
+    with f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            _tell(f"[hslib] not removing {directory}: in use by pid {_holder(f)}")
+            return False
+        shutil.rmtree(directory)
+    return True
+
+
+def held_locks(folder) -> list[tuple[Path, str]]:
+    """(folder, holder pid) of every lock under `folder` that another process holds now."""
+    held = []
+    for path in sorted(Path(folder).rglob(".lock")):
+        try:
+            with open(path, "a+") as f:
+                try:
+                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    fcntl.flock(f, fcntl.LOCK_UN)
+                except BlockingIOError:
+                    held.append((path.parent, _holder(f)))
+        except OSError:  # gone meanwhile
+            continue
+    return held
 
 
 def _atomic_write(path, write):
@@ -339,11 +442,44 @@ def write_tables(root=None, out=None, profile=None) -> dict:
     return paths
 
 
+def existing_file(path) -> str | None:
+    """str(path) if it is a file, else None; never raises (a path the OS refuses, e.g. a name too long, is no file).
+    Error reports name a log only if there is one to read."""
+    try:
+        return str(path) if path is not None and Path(path).is_file() else None
+    except (OSError, ValueError):
+        return None
+
+
+def path_problem(path) -> str | None:
+    """Why the file system cannot hold `path` (a folder name or the whole path too long for it), or None. The text
+    follows the path's name in a sentence: "root='...' has a folder name of 300 bytes (...)"."""
+    path = Path(path).absolute()
+    base = next((p for p in reversed([path, *path.parents]) if not os.path.isdir(p)), path).parent
+    try:
+        name_max, path_max = os.pathconf(base, "PC_NAME_MAX"), os.pathconf(base, "PC_PATH_MAX")
+    except (OSError, ValueError):
+        name_max, path_max = 255, 4096
+    for part in path.parts:
+        n = len(os.fsencode(part))
+        if n > name_max:
+            return f"has a folder name of {n} bytes ({part[:24]!r}…), too long: the file system allows {name_max}"
+    n = len(os.fsencode(str(path)))
+    if n > path_max:
+        return f"is {n} bytes long, too long: the file system allows paths of {path_max}"
+    return None
+
+
 def clean_generated(outputs=None) -> list[Path]:
     """Remove the generated folders of an outputs root (never figures/ or results/); return what was removed."""
     import shutil
 
     removed = [outputs_root(outputs) / n for n in GENERATED if (outputs_root(outputs) / n).exists()]
+    held = [h for d in removed for h in held_locks(d)]
+    if held:  # a sweep is training there: deleting its folders would mix up or lose its runs
+        d, pid = held[0]
+        raise RuntimeError(f"{d} is in use by pid {pid} ({len(held)} locked folder(s) in all); nothing was "
+                           f"removed: stop that sweep first")
     for d in removed:
         shutil.rmtree(d)
     return removed

@@ -133,6 +133,9 @@ def run(configs, executor: str = "inline", root=None, workers: int | None = None
         print(slurm_dry_run(configs, root, **{k: v for k, v in executor_options.items() if k != "dry_run"}))
         return store.results_for([], root)
     root = store.runs_root(root)
+    problem = store.path_problem(root)
+    if problem:  # every run folder, table and log would fail on it: one error now, not one per run
+        raise ValueError(f"root={str(root)!r} {problem}; allowed values: a folder path the file system can hold")
     waves = plan(configs)
     total = sum(len(w) for w in waves)
     todo = [[c for c in w if not store.is_finished(root, c)] for w in waves]

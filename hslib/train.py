@@ -213,12 +213,23 @@ def _train(cfg: RunConfig, directory: Path, root, parent_cfg, progress) -> dict:
         for old in sorted(directory.glob("ckpt-*.pt"))[:-KEEP_CHECKPOINTS]:
             old.unlink()
         store.write_jsonl(store.run_file(directory, "log"), history)
+        _die_if_asked(cfg)
         if log_lines:
             h = history[-1]
             print(f"[{cfg.id}] {cfg.method} d={cfg.density:g} epoch {epoch + 1}/{stop} lr {lr:.4g} "
                   f"loss {train_loss:.3f} acc {train_acc:.3f} val {val_acc:.3f} density {h['density']:.3f} "
                   f"{time.perf_counter() - t0:.1f}s", flush=True)
     return _finish(cfg, directory, root, model, method, d, history, flops, wall, parent_cfg, device)
+
+
+def _die_if_asked(cfg):
+    """Test hook: HSLIB_TEST_KILL_RUN=<run id> makes that run `kill -9` its own process after its first epoch
+    (a worker lost to the OOM killer, mid-run, its lock held), so the tests can check that a sweep survives it."""
+    import os
+    import signal
+
+    if os.environ.get("HSLIB_TEST_KILL_RUN") == cfg.id:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _finish(cfg, directory, root, model, method, d, history, flops, wall, parent_cfg, device) -> dict:

@@ -75,6 +75,7 @@ class MethodInfo:
     sparse: bool = True
     dashed: bool = False  # drawn dashed (the paper code's SNIP variant)
     implementation: object = None
+    code: str = ""  # a hash of a user-written implementation's code (part of its run ids); "" for built-ins
 
 
 def _check_method(name, info):

@@ -293,7 +293,7 @@ def _check_class(cls):
 def _entry(cls) -> MethodInfo:
     """The registry entry of a user's method class: what configs, plans and figures read, and the class itself."""
     return MethodInfo(cls.label, cls.colour, cls.distributions, needs_parent=cls.needs_parent, sparse=cls.sparse,
-                      dashed=cls.dashed, implementation=cls)
+                      dashed=cls.dashed, implementation=cls, code=code_hash(cls))
 
 
 @contextlib.contextmanager
@@ -320,3 +320,54 @@ def register(cls):
               f"it is the built-in method {builtin.__name__}")
     METHODS.add(cls.name, _entry(cls), replace=True)
     return cls
+
+
+def code_hash(cls) -> str:
+    """12 hex digits that change whenever the code of a user-written method changes: a hash of the class's source
+    (inspect.getsource), or where Python cannot see it (a class exec'd from a string, as notebook 09 grades a
+    solution, or defined in some notebook cells) of its attributes and its methods' bytecode, which is stable across
+    processes. A user method's run ids include it (RunConfig.id): two solutions with the same class name never
+    share a run folder, and a changed class is trained afresh."""
+    import hashlib
+    import inspect
+
+    parts = []
+    for k in cls.__mro__:
+        if k.__module__.split(".")[0] in ("hslib", "builtins"):
+            parts.append(f"{k.__module__}.{k.__qualname__}")  # shipped code: config.SEMANTICS versions it
+            continue
+        try:
+            parts.append(inspect.getsource(k))
+        except (OSError, TypeError):
+            skip = ("__dict__", "__weakref__", "__module__", "__firstlineno__")  # not code, or not stable
+            parts.append(f"{k.__qualname__}:" + "".join(f"{n}={_value_key(v)};" for n, v in sorted(vars(k).items())
+                                                         if n not in skip))
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
+
+
+def _value_key(v, depth=0) -> str:
+    """A class attribute as text that does not depend on the process: functions by their bytecode and constants
+    (not their file or line), nested code objects likewise, anything else by repr without memory addresses."""
+    import types
+
+    if depth > 20:
+        return "..."
+    v = getattr(v, "__func__", v)  # staticmethod, classmethod
+    if isinstance(v, property):
+        return "property(" + ",".join(_value_key(f, depth + 1) for f in (v.fget, v.fset, v.fdel)) + ")"
+    v = _unwrap(v)  # decorators such as @torch.no_grad() keep the function in __wrapped__
+    if isinstance(v, types.FunctionType):
+        v = v.__code__
+    if isinstance(v, types.CodeType):
+        consts = ",".join(_value_key(c, depth + 1) for c in v.co_consts)
+        return f"code({v.co_code.hex()}|{consts}|{v.co_names}|{v.co_varnames})"
+    return re.sub(r" at 0x[0-9a-f]+", "", repr(v))
+
+
+def _unwrap(v):
+    import inspect
+
+    try:
+        return inspect.unwrap(v)
+    except ValueError:  # a cycle of __wrapped__
+        return v
