@@ -15,7 +15,8 @@ import pytest
 
 from hslib import executors, store, sweep
 from hslib.config import RunConfig
-from hslib.sparse import METHODS, register
+from hslib.sparse import register
+from hslib.vocabulary import METHODS
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(dataset="digits", model="resnet18", width=0.0625, epochs=2, batch_size=64, data_ratio=0.2,
@@ -56,8 +57,11 @@ def _hold_lock(directory, seconds):
 def registry():
     before = dict(METHODS)
     yield METHODS
-    METHODS.clear()
-    METHODS.update(before)
+    for name in list(METHODS):
+        if name not in before:
+            METHODS.remove(name)
+    for name, entry in before.items():
+        METHODS.add(name, entry, replace=True)
 
 
 SOLUTION = '''
