@@ -1,6 +1,7 @@
-"""How a sweep's runs execute: `inline` (this process), `local` (a pool of worker processes, one per GPU on
-CUDA) or `slurm` (submitit job arrays), and the progress line they share. hslib.sweep decides *what* runs
-and in which order; this module only runs a wave of configs and reports each one as it ends.
+"""How a sweep's runs execute: one interface, `Executor`, and three entries of the `EXECUTORS` registry:
+`inline` (this process), `local` (a pool of worker processes it owns, one per GPU on CUDA) and `slurm`
+(submitit job arrays), plus the progress line they share. hslib.sweep decides *what* runs and in which order;
+an executor only runs a wave of configs and reports each one as it ends.
 
 The local workers never outlive their sweep: an interrupt (Ctrl-C, a notebook's stop button) stops them, and
 they exit by themselves if the sweep's process dies (`kill -9`), releasing their runs for the restart.
@@ -15,8 +16,8 @@ from . import store
 from .config import RunConfig
 from . import train
 from .device import headless
+from .registry import Registry
 
-EXECUTORS = ("inline", "local", "slurm")
 
 # ------------------------------------------------------------------------------------------ progress
 class Progress:
@@ -94,7 +95,7 @@ def _init_worker(threads: int, gpu_queue):
 
     # SIGINT goes to the whole process group: Ctrl-C in a terminal, a Jupyter interrupt, and jupyter_client's
     # interrupt before every kernel shutdown (so each executed notebook). It is for the sweep's main process, which
-    # then stops the workers itself (_local); here it would only print a KeyboardInterrupt traceback per worker.
+    # then stops the workers itself (LocalExecutor.run); here it would only print a KeyboardInterrupt traceback per worker.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # A worker must not outlive its sweep: after `kill -9` of the main process it would train on (holding its run's
     # lock) with nobody to collect the result. The parent's sentinel becomes readable the moment the parent is gone.
@@ -114,103 +115,12 @@ def _exit_with_parent(sentinel):
     os._exit(1)  # at once: no cleanup that could wait on the dead parent; the OS releases the run lock
 
 
-def _inline(wave, root, prog, progress, **_):
-    for c in wave:
-        prog.set_running(1)
-        _, result, error, log = _run_one(c.to_dict(), str(root), progress, log_to_file=False)
-        prog.set_running(0)
-        prog.finished(c, result, error, log)
-
-
 def gpu_ids(gpus: int, visible: str | None = None) -> list[str]:
     """The CUDA_VISIBLE_DEVICES value to give each of `gpus` workers: the entries this process sees (so
     CUDA_VISIBLE_DEVICES=2,3 gives workers '2' and '3', not '0' and '1'), else device indices."""
     visible = os.environ.get("CUDA_VISIBLE_DEVICES") if visible is None else visible
     ids = [v.strip() for v in visible.split(",") if v.strip()] if visible else []
     return ids[:gpus] if len(ids) >= gpus else [str(i) for i in range(gpus)]
-
-
-_POOL = {}  # (workers, threads) -> a live ProcessPoolExecutor, reused by later sweeps of this process
-
-
-def _pool(workers: int, gpus: int):
-    """A pool of `workers` spawned processes, kept for the next sweep (imports and data caches stay warm)."""
-    import atexit
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    key = (workers, threads)
-    if key not in _POOL:
-        for old in _POOL.values():
-            old.shutdown()
-        _POOL.clear()
-        ctx = mp.get_context("spawn")  # fork + torch threads can deadlock; spawn starts clean interpreters
-        queue = None
-        if gpus:
-            queue = ctx.Queue()
-            ids = gpu_ids(gpus)
-            for i in range(workers):
-                queue.put(ids[i % gpus])
-        _POOL[key] = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(threads, queue))
-        # At exit (a script's end, a notebook kernel's shutdown) the idle workers are told to stop and are waited for.
-        atexit.register(_POOL[key].shutdown, wait=True, cancel_futures=True)
-    return _POOL[key]
-
-
-def _stop_pool():
-    """Stop the workers now (an interrupted sweep): queued runs are cancelled, the running ones are terminated and
-    resume from their last checkpoint next time. Nothing goes on training behind the user's back."""
-    for pool in _POOL.values():
-        # ProcessPoolExecutor cannot stop busy workers before Python 3.14 (terminate_workers); its process table can.
-        procs = list((getattr(pool, "_processes", None) or {}).values())
-        pool.shutdown(wait=False, cancel_futures=True)
-        for proc in procs:
-            proc.terminate()
-    _POOL.clear()
-
-
-def _local(wave, root, prog, progress, workers=None, **_):
-    from concurrent.futures import wait
-    from concurrent.futures.process import BrokenProcessPool
-
-    import torch
-
-    gpus = torch.cuda.device_count()
-    workers = workers or (gpus or os.cpu_count() or 1)  # one process per GPU, else one per core
-    if len(wave) == 1 and not _POOL and not gpus:  # starting processes for one run costs more than it saves
-        return _inline(wave, root, prog, progress)
-    pending = {c.id: c for c in wave}
-    strikes: dict[str, int] = {}  # run id -> how often a pool broke while it was in flight, no culprit known
-    try:
-        while pending:
-            pool = _pool(workers, gpus)
-            try:
-                futures = {pool.submit(_run_one, c.to_dict(), str(root), progress, True): c for c in pending.values()}
-            except BrokenProcessPool:  # a worker died earlier (e.g. killed between sweeps): start a fresh pool
-                _stop_pool()
-                continue
-            procs = dict(getattr(pool, "_processes", None) or {})  # pid -> Process, to tell how a worker died
-            broken = False
-            prog.set_running(min(workers, len(pending)))
-            not_done = set(futures)
-            while not_done:
-                done, not_done = wait(not_done, return_when="FIRST_COMPLETED")
-                procs.update(getattr(pool, "_processes", None) or {})
-                for fut in done:
-                    if isinstance(fut.exception(), BrokenProcessPool):
-                        broken = True  # every unfinished run of the pool ends so; sorted out below
-                        continue
-                    rid, result, error, log = fut.result()
-                    pending.pop(rid, None)
-                    prog.set_running(min(workers, len(pending)))
-                    prog.finished(futures[fut], result, error, log)
-            if broken:  # a worker died (kill -9, the OOM killer): fail its run, restart the pool, go on
-                _stop_pool()
-                _fail_dead_workers(pending, procs, strikes, root, prog)
-    except BaseException:  # KeyboardInterrupt above all: the workers ignore SIGINT, so stop them from here
-        _stop_pool()
-        raise
 
 
 def _fail_dead_workers(pending: dict, procs: dict, strikes: dict, root, prog):
@@ -271,91 +181,237 @@ SLURM_DEFAULTS = {"timeout_min": 24 * 60, "gpus_per_node": 1, "cpus_per_task": 8
                   "array_parallelism": 64, "partition": None, "parents": "wave"}
 
 
-def _slurm_params(opts: dict) -> dict:
-    unknown = sorted(set(opts) - set(SLURM_DEFAULTS) - {"cluster", "folder", "dry_run", "additional"})
-    if unknown:
-        raise ValueError(f"unknown slurm option(s) {unknown}; allowed: {sorted(SLURM_DEFAULTS) + ['additional', 'cluster', 'dry_run', 'folder']}")
-    p = {**SLURM_DEFAULTS, **{k: v for k, v in opts.items() if k in SLURM_DEFAULTS}}
-    if p["parents"] not in ("wave", "dependency"):
-        raise ValueError(f"parents={p['parents']!r} is not allowed; allowed values: ['wave', 'dependency']")
-    for key in ("timeout_min", "gpus_per_node", "cpus_per_task", "mem_gb", "array_parallelism"):
-        low = 0 if key == "gpus_per_node" else 1
-        if isinstance(p[key], bool) or not isinstance(p[key], int) or p[key] < low:
-            raise ValueError(f"{key}={p[key]!r} is not allowed; allowed values: an integer >= {low}")
-    if p["partition"] is not None and not isinstance(p["partition"], str):
-        raise ValueError(f"partition={p['partition']!r} is not allowed; allowed values: None or a partition name")
-    if opts.get("cluster") not in SLURM_CLUSTERS:
-        raise ValueError(f"cluster={opts['cluster']!r} is not known; allowed values: {list(SLURM_CLUSTERS)}")
-    return p
-
-
 SLURM_CLUSTERS = (None, "slurm", "local", "debug")  # submitit's AutoExecutor clusters; None = slurm if srun exists
 SLURM_EXTRA = ("additional", "cluster", "dry_run", "folder")  # slurm options that are not sbatch settings
 
 
-def _check_options(executor: str, workers, opts: dict):
-    """Each executor option goes to the executor that reads it: `workers` to 'local', the others to 'slurm'."""
-    slurm_names = sorted([*SLURM_DEFAULTS, *SLURM_EXTRA])
-    unknown = sorted(set(opts) - set(slurm_names))
-    if unknown:
-        raise ValueError(f"unknown executor option(s) {unknown}; allowed: workers (executor='local'), "
-                         f"{slurm_names} (executor='slurm')")
-    takes = {"inline": "no executor options", "local": "only workers", "slurm": f"only {slurm_names}"}[executor]
-    if workers is not None and executor != "local":
-        raise ValueError(f"workers={workers!r} only applies to executor='local', not executor={executor!r} "
-                         f"(which takes {takes})")
-    if opts and executor != "slurm":
-        given = ", ".join(f"{k}={v!r}" for k, v in sorted(opts.items()))
-        raise ValueError(f"option(s) {given} only apply to executor='slurm', not executor={executor!r} "
-                         f"(which takes {takes}); slurm's options: {slurm_names}")
-    if executor == "slurm":
-        _slurm_params(opts)
+# ------------------------------------------------------------------------------------------ the interface
+class Executor:
+    """Runs waves of configs. `check(workers, options)` raises one ValueError for an option it does not take,
+    before anything runs; `run(wave, root, prog, progress, workers=None, children=None, **options)` trains the
+    wave and reports each run to `prog`; `takes_children(options)` says whether `run` of the parents' wave also
+    takes their children (submitted to wait on their parents) instead of a wave of their own."""
+    name = ""
+    takes = "no executor options"
+
+    def check(self, workers, options: dict):
+        unknown = sorted(set(options) - set(SLURM_DEFAULTS) - set(SLURM_EXTRA))
+        if unknown:
+            raise ValueError(f"unknown executor option(s) {unknown}; allowed: workers (executor='local'), "
+                             f"{sorted([*SLURM_DEFAULTS, *SLURM_EXTRA])} (executor='slurm')")
+        if workers is not None:
+            raise ValueError(f"workers={workers!r} only applies to executor='local', not executor={self.name!r} "
+                             f"(which takes {self.takes})")
+        if options:
+            given = ", ".join(f"{k}={v!r}" for k, v in sorted(options.items()))
+            raise ValueError(f"option(s) {given} only apply to executor='slurm', not executor={self.name!r} "
+                             f"(which takes {self.takes}); slurm's options: {sorted([*SLURM_DEFAULTS, *SLURM_EXTRA])}")
+
+    def takes_children(self, options: dict) -> bool:
+        return False
+
+    def run(self, wave, root, prog, progress, workers=None, children=None, **options):
+        raise NotImplementedError
 
 
-def _executor(root, opts):
-    import submitit
+class InlineExecutor(Executor):
+    """Every run in this process, one after the other (a notebook kernel, a debugger)."""
+    name = "inline"
 
-    p = _slurm_params(opts)
-    folder = opts.get("folder") or str(store.slurm_root(root) / "%j")
-    ex = submitit.AutoExecutor(folder=folder, cluster=opts.get("cluster"), slurm_max_num_timeout=3)
-    params = {"timeout_min": p["timeout_min"], "cpus_per_task": p["cpus_per_task"], "mem_gb": p["mem_gb"],
-              "slurm_array_parallelism": p["array_parallelism"], "name": "hslib"}
-    if ex.cluster == "slurm":
-        params.update(gpus_per_node=p["gpus_per_node"], slurm_partition=p["partition"],
-                      slurm_additional_parameters=dict(opts.get("additional") or {}))
-    ex.update_parameters(**params)
-    return ex
+    def run(self, wave, root, prog, progress, workers=None, children=None, **options):
+        for c in wave:
+            prog.set_running(1)
+            _, result, error, log = _run_one(c.to_dict(), str(root), progress, log_to_file=False)
+            prog.set_running(0)
+            prog.finished(c, result, error, log)
 
 
-def _slurm_submit(wave, root, opts, after=None):
-    """Submit one wave as a job array; `after` = job ids it must wait for (Slurm dependency)."""
-    ex = _executor(root, opts)
-    if after:
-        extra = dict(opts.get("additional") or {})
-        extra["dependency"] = "afterany:" + ":".join(sorted({j.split("_")[0] for j in after}))
-        ex.update_parameters(slurm_additional_parameters=extra)
-    return ex.map_array(_SubmititRun(), [c.to_dict() for c in wave], [str(root)] * len(wave))
+class LocalExecutor(Executor):
+    """A pool of spawned worker processes (one per GPU on CUDA, else one per core), owned by this executor and
+    kept between sweeps of one process (imports and data caches stay warm)."""
+    name = "local"
+    takes = "only workers"
 
+    def __init__(self):
+        self._pools = {}  # (workers, threads) -> a live ProcessPoolExecutor
 
-def _slurm_collect(jobs, wave, prog):
-    prog.set_running(prog.running + len(jobs))
-    for job, c in zip(jobs, wave):
+    def check(self, workers, options: dict):
+        super().check(None, options)  # no options besides workers
+        if workers is not None and not (isinstance(workers, int) and not isinstance(workers, bool) and workers >= 1):
+            raise ValueError(f"workers={workers!r} is not allowed; allowed values: an integer >= 1")
+
+    def pool(self, workers: int, gpus: int):
+        import atexit
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        key = (workers, threads)
+        if key not in self._pools:
+            self.stop()
+            ctx = mp.get_context("spawn")  # fork + torch threads can deadlock; spawn starts clean interpreters
+            queue = None
+            if gpus:
+                queue = ctx.Queue()
+                ids = gpu_ids(gpus)
+                for i in range(workers):
+                    queue.put(ids[i % gpus])
+            self._pools[key] = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                                                   initargs=(threads, queue))
+            # At exit (a script's end, a kernel's shutdown) the idle workers are told to stop and are waited for.
+            atexit.register(self._pools[key].shutdown, wait=True, cancel_futures=True)
+        return self._pools[key]
+
+    def stop(self):
+        """Stop the workers now (an interrupted sweep, a broken pool): queued runs are cancelled, running ones are
+        terminated and resume from their last checkpoint next time. Nothing trains on behind the user's back."""
+        for pool in self._pools.values():
+            # ProcessPoolExecutor cannot stop busy workers before Python 3.14 (terminate_workers); its process table can.
+            procs = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for proc in procs:
+                proc.terminate()
+        self._pools.clear()
+
+    def run(self, wave, root, prog, progress, workers=None, children=None, **options):
+        from concurrent.futures import wait
+        from concurrent.futures.process import BrokenProcessPool
+
+        import torch
+
+        gpus = torch.cuda.device_count()
+        workers = workers or (gpus or os.cpu_count() or 1)  # one process per GPU, else one per core
+        if len(wave) == 1 and not self._pools and not gpus:  # starting processes for one run costs more than it saves
+            return EXECUTORS["inline"].run(wave, root, prog, progress)
+        pending = {c.id: c for c in wave}
+        strikes: dict[str, int] = {}  # run id -> how often a pool broke while it was in flight, no culprit known
         try:
-            _, result, error, log = job.result()
-        except Exception as e:  # the job itself died (node failure, cancelled, out of memory)
-            result, error, log = None, f"{type(e).__name__}: {str(e).splitlines()[0]}", str(job.paths.stdout)
-        prog.set_running(prog.running - 1)
-        prog.finished(c, result, error, log)
+            while pending:
+                pool = self.pool(workers, gpus)
+                try:
+                    futures = {pool.submit(_run_one, c.to_dict(), str(root), progress, True): c
+                               for c in pending.values()}
+                except BrokenProcessPool:  # a worker died earlier (e.g. killed between sweeps): a fresh pool
+                    self.stop()
+                    continue
+                procs = dict(getattr(pool, "_processes", None) or {})  # pid -> Process, to tell how a worker died
+                broken = False
+                prog.set_running(min(workers, len(pending)))
+                not_done = set(futures)
+                while not_done:
+                    done, not_done = wait(not_done, return_when="FIRST_COMPLETED")
+                    procs.update(getattr(pool, "_processes", None) or {})
+                    for fut in done:
+                        if isinstance(fut.exception(), BrokenProcessPool):
+                            broken = True  # every unfinished run of the pool ends so; sorted out below
+                            continue
+                        rid, result, error, log = fut.result()
+                        pending.pop(rid, None)
+                        prog.set_running(min(workers, len(pending)))
+                        prog.finished(futures[fut], result, error, log)
+                if broken:  # a worker died (kill -9, the OOM killer): fail its run, restart the pool, go on
+                    self.stop()
+                    _fail_dead_workers(pending, procs, strikes, root, prog)
+        except BaseException:  # KeyboardInterrupt above all: the workers ignore SIGINT, so stop them from here
+            self.stop()
+            raise
 
 
-def _slurm(wave, root, prog, progress, children=None, **opts):
-    """Run a wave as a job array and wait; with parents='dependency', `children` are submitted at once
-    with a Slurm dependency on this wave instead of waiting for it here."""
-    opts.pop("workers", None)
-    jobs = _slurm_submit(wave, root, opts)
-    if children:
-        child_jobs = _slurm_submit(children, root, opts, after=[j.job_id for j in jobs])
-        _slurm_collect(jobs, wave, prog)
-        _slurm_collect(child_jobs, children, prog)
-    else:
-        _slurm_collect(jobs, wave, prog)
+class SlurmExecutor(Executor):
+    """Job arrays through submitit; jobs that time out or are preempted requeue and resume from their checkpoint.
+    With parents='dependency' the children's array is submitted with the parents', waiting on it in Slurm."""
+    name = "slurm"
+    takes = f"only {sorted([*SLURM_DEFAULTS, *SLURM_EXTRA])}"
+
+    def check(self, workers, options: dict):
+        super().check(workers, {k: v for k, v in options.items() if k not in SLURM_DEFAULTS and k not in SLURM_EXTRA})
+        self.params(options)
+
+    @staticmethod
+    def params(options: dict) -> dict:
+        """The sbatch settings: the defaults with `options` on top, each checked."""
+        p = {**SLURM_DEFAULTS, **{k: v for k, v in options.items() if k in SLURM_DEFAULTS}}
+        if p["parents"] not in ("wave", "dependency"):
+            raise ValueError(f"parents={p['parents']!r} is not allowed; allowed values: ['wave', 'dependency']")
+        for key in ("timeout_min", "gpus_per_node", "cpus_per_task", "mem_gb", "array_parallelism"):
+            low = 0 if key == "gpus_per_node" else 1
+            if isinstance(p[key], bool) or not isinstance(p[key], int) or p[key] < low:
+                raise ValueError(f"{key}={p[key]!r} is not allowed; allowed values: an integer >= {low}")
+        if p["partition"] is not None and not isinstance(p["partition"], str):
+            raise ValueError(f"partition={p['partition']!r} is not allowed; allowed values: None or a partition name")
+        if options.get("cluster") not in SLURM_CLUSTERS:
+            raise ValueError(f"cluster={options['cluster']!r} is not known; allowed values: {list(SLURM_CLUSTERS)}")
+        return p
+
+    def takes_children(self, options: dict) -> bool:
+        return self.params(options)["parents"] == "dependency"
+
+    def dry_run(self, waves, root, options: dict) -> str:
+        """The sbatch header each wave would be submitted with, without submitting anything."""
+        p = self.params(options)
+        texts = []
+        for i, wave in enumerate(w for w in waves if w):
+            header = f"# wave {i}: {len(wave)} array tasks, at most {p['array_parallelism']} at once"
+            if i == 2 and p["parents"] == "dependency":
+                header += "; submitted with wave 1, with --dependency=afterany:<wave 1's array job id>"
+            try:
+                from submitit.slurm.slurm import _make_sbatch_string  # private, used only to render the dry run
+                text = _make_sbatch_string(
+                    command="python -u -m submitit.core._submit <folder>", folder=str(store.slurm_root(root) / "%j"),
+                    job_name="hslib", partition=p["partition"], time=p["timeout_min"], gpus_per_node=p["gpus_per_node"],
+                    cpus_per_task=p["cpus_per_task"], mem=f"{p['mem_gb']}GB", map_count=len(wave),
+                    array_parallelism=p["array_parallelism"], additional_parameters=dict(options.get("additional") or {}))
+            except Exception as e:  # a submitit without the renderer: show the parameters instead
+                text = f"{p} ({type(e).__name__})"
+            texts.append(header + "\n" + text)
+        return "\n\n".join(texts)
+
+    def _executor(self, root, options):
+        import submitit
+
+        p = self.params(options)
+        folder = options.get("folder") or str(store.slurm_root(root) / "%j")
+        ex = submitit.AutoExecutor(folder=folder, cluster=options.get("cluster"), slurm_max_num_timeout=3)
+        params = {"timeout_min": p["timeout_min"], "cpus_per_task": p["cpus_per_task"], "mem_gb": p["mem_gb"],
+                  "slurm_array_parallelism": p["array_parallelism"], "name": "hslib"}
+        if ex.cluster == "slurm":
+            params.update(gpus_per_node=p["gpus_per_node"], slurm_partition=p["partition"],
+                          slurm_additional_parameters=dict(options.get("additional") or {}))
+        ex.update_parameters(**params)
+        return ex
+
+    def _submit(self, wave, root, options, after=None):
+        """Submit one wave as a job array; `after` = job ids it must wait for (Slurm dependency)."""
+        ex = self._executor(root, options)
+        if after:
+            extra = dict(options.get("additional") or {})
+            extra["dependency"] = "afterany:" + ":".join(sorted({j.split("_")[0] for j in after}))
+            ex.update_parameters(slurm_additional_parameters=extra)
+        return ex.map_array(_SubmititRun(), [c.to_dict() for c in wave], [str(root)] * len(wave))
+
+    @staticmethod
+    def _collect(jobs, wave, prog):
+        prog.set_running(prog.running + len(jobs))
+        for job, c in zip(jobs, wave):
+            try:
+                _, result, error, log = job.result()
+            except Exception as e:  # the job itself died (node failure, cancelled, out of memory)
+                result, error, log = None, f"{type(e).__name__}: {str(e).splitlines()[0]}", str(job.paths.stdout)
+            prog.set_running(prog.running - 1)
+            prog.finished(c, result, error, log)
+
+    def run(self, wave, root, prog, progress, workers=None, children=None, **options):
+        jobs = self._submit(wave, root, options) if wave else []
+        child_jobs = self._submit(children, root, options, after=[j.job_id for j in jobs]) if children else []
+        self._collect(jobs, wave, prog)
+        self._collect(child_jobs, children or [], prog)
+
+
+def _check_executor(name, executor):
+    if not (isinstance(executor, Executor) and executor.name == name):
+        raise ValueError(f"executor {name!r}: {executor!r} is not allowed; allowed: an Executor whose name is {name!r}")
+
+
+EXECUTORS = Registry("executor", _check_executor)
+for _executor in (InlineExecutor(), LocalExecutor(), SlurmExecutor()):
+    EXECUTORS.add(_executor.name, _executor)

@@ -24,7 +24,7 @@ from . import planning, store
 from .config import PROFILES, RunConfig
 from .data import check_files, data_root
 from .el2n import compute_scores
-from .executors import EXECUTORS, SLURM_DEFAULTS, Progress, _check_options, _inline, _local, _slurm, _slurm_params
+from .executors import EXECUTORS, SLURM_DEFAULTS, Progress
 from .paper import GRIDS
 from .planning import parent_config, plan, unique
 from .scores import load_scores, scores_dir
@@ -92,7 +92,7 @@ def preflight(configs, executor: str = "inline", workers=None, **executor_option
     each raising one error that names the parameter; nothing is written. Returns the configs as RunConfigs.
     A slurm dry run submits nothing, so its data is not checked."""
     configs = _check(configs, executor, workers)
-    _check_options(executor, workers, executor_options)
+    EXECUTORS[executor].check(workers, executor_options)
     if not (executor == "slurm" and executor_options.get("dry_run")):
         check_data({(c.dataset, c.data_root) for c in configs})
     return configs
@@ -100,24 +100,7 @@ def preflight(configs, executor: str = "inline", workers=None, **executor_option
 
 def slurm_dry_run(configs, root=None, **opts) -> str:
     """The sbatch header each wave would be submitted with, without submitting anything."""
-    p = _slurm_params(opts)
-    waves = [w for w in plan(_check(configs, "slurm", None)) if w]
-    texts = []
-    for i, wave in enumerate(waves):
-        header = f"# wave {i}: {len(wave)} array tasks, at most {p['array_parallelism']} at once"
-        if i == 2 and p["parents"] == "dependency":
-            header += "; submitted with wave 1, with --dependency=afterany:<wave 1's array job id>"
-        try:
-            from submitit.slurm.slurm import _make_sbatch_string  # private, used only to render the dry run
-            text = _make_sbatch_string(
-                command="python -u -m submitit.core._submit <folder>", folder=str(store.slurm_root(root) / "%j"),
-                job_name="hslib", partition=p["partition"], time=p["timeout_min"], gpus_per_node=p["gpus_per_node"],
-                cpus_per_task=p["cpus_per_task"], mem=f"{p['mem_gb']}GB", map_count=len(wave),
-                array_parallelism=p["array_parallelism"], additional_parameters=dict(opts.get("additional") or {}))
-        except Exception as e:  # a submitit without the renderer: show the parameters instead
-            text = f"{p} ({type(e).__name__})"
-        texts.append(header + "\n" + text)
-    return "\n\n".join(texts)
+    return EXECUTORS["slurm"].dry_run(plan(_check(configs, "slurm", None)), root, opts)
 
 
 # ------------------------------------------------------------------------------------------ entry point
@@ -141,7 +124,7 @@ def run(configs, executor: str = "inline", root=None, workers: int | None = None
     todo = [[c for c in w if not store.is_finished(root, c)] for w in waves]
     prog = Progress(total, total - sum(len(w) for w in todo), desc=f"sweep ({executor})")
     failed: set[str] = set()
-    body = {"inline": _inline, "local": _local, "slurm": _slurm}[executor]
+    runner = EXECUTORS[executor]
     t0 = time.perf_counter()
     try:
         for i, wave in enumerate(todo):
@@ -156,13 +139,13 @@ def run(configs, executor: str = "inline", root=None, workers: int | None = None
                     failed.add(c.id)
                 else:
                     runnable.append(c)
-            if executor == "slurm" and i == 1 and _slurm_params(executor_options)["parents"] == "dependency":
-                # Children go in now, each array waiting on the parents' array: one submission, no idle gap.
+            if i == 1 and runner.takes_children(executor_options):
+                # Children go in with their parents, each waiting on its parent's job: one submission, no idle gap.
                 kids = [c for c in todo[2] if not c.uses_scores or load_scores(c, root) is not None]
-                _slurm(runnable, root, prog, progress, children=kids, **executor_options)
+                runner.run(runnable, root, prog, progress, workers=workers, children=kids, **executor_options)
                 break
             if runnable:
-                body(runnable, root, prog, progress, workers=workers, **executor_options)
+                runner.run(runnable, root, prog, progress, workers=workers, **executor_options)
             if i == 0:  # after the scoring runs: score every training image, once per scoring setup
                 for c in {scoring_key(c): c for c in configs + waves[1] + waves[2] if c.uses_scores}.values():
                     try:

@@ -115,3 +115,24 @@ def test_a_method_registered_at_run_time_is_drawn_with_its_own_label_and_colour(
         plt.close(fig)
     finally:
         METHODS.remove("my_magnitude_test")
+
+
+@pytest.mark.parametrize("name", ["inline", "local", "slurm"])
+def test_every_executor_is_one_registry_entry_with_the_common_interface(name):
+    from hslib.executors import EXECUTORS, Executor
+
+    assert list(EXECUTORS) == ["inline", "local", "slurm"]
+    ex = EXECUTORS[name]
+    assert isinstance(ex, Executor) and ex.name == name
+    ex.check(2 if name == "local" else None, {"partition": "gpu"} if name == "slurm" else {})  # what it takes
+    with pytest.raises(ValueError, match=r"unknown executor option\(s\) \['nodes'\]"):
+        ex.check(None, {"nodes": 3})
+    if name != "local":
+        with pytest.raises(ValueError, match=rf"workers=2 only applies to executor='local', not executor='{name}'"):
+            ex.check(2, {})
+    if name != "slurm":
+        with pytest.raises(ValueError, match=rf"option\(s\) partition='gpu' only apply to executor='slurm'"):
+            ex.check(None, {"partition": "gpu"})
+    assert ex.takes_children({}) is False
+    with pytest.raises(UnknownName, match=r"executor='ray' is not known; allowed values: \['inline', 'local', 'slurm'\]"):
+        EXECUTORS["ray"]

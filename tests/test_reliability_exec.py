@@ -190,11 +190,11 @@ def test_a_worker_killed_by_sigkill_fails_its_run_and_the_sweep_goes_on(tmp_path
     runs = [tiny("dense"), tiny("set"), tiny("snip"), tiny("gmp", 0.1)]
     victim = runs[1]
     monkeypatch.setenv("HSLIB_TEST_KILL_RUN", victim.id)  # the test hook: that run kill -9s its own worker
-    executors._stop_pool()  # workers started before the variable was set would not see it
+    executors.EXECUTORS["local"].stop()  # workers started before the variable was set would not see it
     try:
         df = sweep.run(runs, executor="local", workers=2, root=tmp_path / "runs", progress="none", tables=False)
     finally:
-        executors._stop_pool()
+        executors.EXECUTORS["local"].stop()
     assert df.attrs["failed"] == [victim.id]
     assert sorted(df["id"]) == sorted(c.id for c in runs if c is not victim)
     err = capsys.readouterr().err
