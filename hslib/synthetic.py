@@ -15,7 +15,7 @@ import pandas as pd
 from .architectures import masked_layers, parameter_count
 from .erk import scaled_densities
 from .planning import all_configs
-from .store import SCALARS
+from .store import PROVENANCE, SCALARS
 from .vocabulary import DATASETS
 
 # The accuracy model behind `synthetic_results` (fractions, not %):
@@ -91,7 +91,7 @@ def synthetic_results(profile: str, effects=None, seed: int = 0) -> pd.DataFrame
             flops += 3 * fwd * n_train * c.epochs  # the dense parent's training
         elif c.method == "gmp":
             flops = 3 * fwd * n_train * c.epochs * (1 - 0.5 * row["sparsity"])  # dense early, sparse late
-        result = {k: None for k in SCALARS}
+        result = {k: None for k in SCALARS + PROVENANCE}
         result.update(test_acc=acc, test_loss=1 - acc, val_acc=acc, train_acc=min(1.0, acc + 0.2),
                       density=c.density, train_flops=flops, params=int(params * c.density), wall_time=0.0,
                       corruption_source="synthetic" if c.corruption else "", epochs_run=c.epochs)

@@ -151,16 +151,17 @@ CASES = [
     ("notebook-papermill-workers-string", papermill_bad_parameter, Exception,  # papermill's PapermillExecutionError
      r"ValueError: workers='abc' is not allowed; allowed values: 0 \(automatic\) or an integer >= 1"),
     # --- python -m hslib.sweep
-    (r"cli-sweep-profile", ["python", "-m", "hslib.sweep", "--profile", "nope", "--root", "{t}/runs"], 2,
+    (r"cli-sweep-profile", ["python", "-m", "hslib.sweep", "--profile", "nope", "--outputs", "{t}/outputs"], 2,
      r"argument --profile: invalid choice: 'nope' " + CHOICES),
-    ("cli-sweep-methods", ["python", "-m", "hslib.sweep", "--methods", "magic", "--root", "{t}/runs"], 2,
+    ("cli-sweep-methods", ["python", "-m", "hslib.sweep", "--methods", "magic", "--outputs", "{t}/outputs"], 2,
      r"error: methods=\['magic'\] are not known; allowed values: \[.*'set'.*\]"),
-    ("cli-sweep-workers-zero", ["python", "-m", "hslib.sweep", "--executor", "local", "--workers", "0", "--root",
-                                "{t}/runs"], 2, r"error: workers=0 is not allowed; allowed values: an integer >= 1"),
-    ("cli-sweep-partition-to-inline", ["python", "-m", "hslib.sweep", "--partition", "gpu", "--root", "{t}/runs"], 2,
+    ("cli-sweep-workers-zero", ["python", "-m", "hslib.sweep", "--executor", "local", "--workers", "0", "--outputs",
+                                "{t}/outputs"], 2, r"error: workers=0 is not allowed; allowed values: an integer >= 1"),
+    ("cli-sweep-partition-to-inline", ["python", "-m", "hslib.sweep", "--partition", "gpu", "--outputs",
+                                       "{t}/outputs"], 2,
      r"error: option\(s\) partition='gpu' only apply to executor='slurm', not executor='inline'"),
     ("cli-sweep-gpu-without-cifar100", ["python", "-m", "hslib.sweep", "--profile", "gpu", "--experiment",
-                                        "corruption", "--data", "{t}/empty", "--root", "{t}/runs"], 2,
+                                        "corruption", "--data", "{t}/empty", "--outputs", "{t}/outputs"], 2,
      r"has no dataset 'cifar100': looked for \S*cifar-100-python"),
     # --- python -m hslib.reproduce, and make reproduce
     ("cli-reproduce-executor", ["python", "-m", "hslib.reproduce", "--executor", "nope", "--outputs", "{t}/outputs"], 2,

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from browser import check_book
-from hslib import book, experiments
+from hslib import book, paper
 
 
 def png(colour=(200, 30, 30)) -> bytes:
@@ -37,7 +37,7 @@ def outputs(tmp_path):
     write_notebook(out / "notebooks" / "smoke" / "08_claims.ipynb", "08 · Claims", image=False)
     figures = out / "figures" / "smoke"
     figures.mkdir(parents=True)
-    spec = experiments.FIGURES[0]
+    spec = paper.FIGURES[0]
     (figures / f"{spec.name}.png").write_bytes(png((30, 30, 200)))
     (figures / f"{spec.name}.pdf").write_bytes(b"%PDF-1.4\n%%EOF\n")
     (figures / f"{spec.name}.json").write_text(json.dumps(
@@ -57,7 +57,7 @@ def test_book_files(outputs):
     assert index == outputs / "book" / "smoke" / "index.html"
     pages = sorted(p.name for p in (index.parent / "notebooks").iterdir())
     assert pages == ["00_quickstart.html", "08_claims.html"]
-    name = experiments.FIGURES[0].name
+    name = paper.FIGURES[0].name
     assert sorted(p.name for p in (index.parent / "figures").iterdir()) == [f"{name}.pdf", f"{name}.png"]
     html = index.read_text()
     assert "not executed" in html and 'href="notebooks/01_el2n_scoring.html"' not in html

@@ -8,6 +8,8 @@ from hslib import corrupted, train
 from hslib.config import RunConfig
 from hslib.corruptions import corrupt
 from hslib.data import load_dataset
+from hslib.rundata import experiment_data
+from hslib.seeds import derive_seed
 
 
 def test_robustbench_layout_round_trips(tmp_path):
@@ -32,7 +34,7 @@ def test_generated_split_is_cached_in_the_layout(tmp_path):
     again = corrupted.corrupted_split("digits", "val", x, y, "defocus_blur", cache=tmp_path)
     assert (folder / "defocus_blur.npy").stat().st_mtime_ns == stamp and np.array_equal(again, arr)
     # Severity s is block s-1 and equals corrupting the clean split directly with the recorded seed.
-    seed = corrupted._seed("digits", "val", "defocus_blur", 3) % 2**31
+    seed = derive_seed("digits", "val", "defocus_blur", 3) % 2**31
     assert np.array_equal(arr[2], corrupt(x, "defocus_blur", 3, seed=seed).permute(0, 2, 3, 1).numpy())
 
 
@@ -73,7 +75,7 @@ def test_a_corruption_run_trains_on_corrupted_train_and_test(tmp_path, monkeypat
     monkeypatch.setenv("HSLIB_CACHE", str(tmp_path / "cache"))
     cfg = RunConfig(dataset="digits", width=0.0625, epochs=1, batch_size=64, profile="smoke",
                     corruption="gaussian_noise+impulse_noise+defocus_blur", severity=5, data_ratio=0.3)
-    d = train.experiment_data(cfg)
+    d = experiment_data(cfg)
     clean_tr, _ = load_dataset("digits")
     clean_te, _ = load_dataset("digits", split="test")
     assert d["corruption_source"].startswith("generated")
@@ -123,7 +125,6 @@ def test_real_tiny_imagenet_c_folder_is_the_test_split(shared_data, tmp_path, mo
     from PIL import Image
 
     from hslib import data as hdata
-    from hslib.rundata import experiment_data
 
     root = tmp_path / "data"
     monkeypatch.setenv("HSLIB_CACHE", str(tmp_path / "cache"))

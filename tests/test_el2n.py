@@ -7,8 +7,10 @@ import torch
 import torch.nn.functional as F
 
 from hslib import data as hdata
-from hslib import el2n, train
+from hslib import el2n, planning, store, train
 from hslib.config import RunConfig
+from hslib.rundata import experiment_data
+from hslib.scores import check_scores, subset_for, subset_indices
 
 
 def test_el2n_of_perfect_and_uniform_predictions():
@@ -42,10 +44,10 @@ NOISY = dict(dataset="digits", model="resnet18", width=0.125, epochs=6, batch_si
 def noisy_scores(tmp_path_factory):
     root = tmp_path_factory.mktemp("el2n") / "runs"
     cfg = RunConfig(**NOISY)
-    with pytest.raises(train.MissingDependency, match="needs its 2 scoring runs finished"):
+    with pytest.raises(store.MissingDependency, match="needs its 2 scoring runs finished"):
         el2n.compute_scores(cfg, root)  # computing scores never trains behind the caller's back
     assert not root.exists()
-    for c in el2n.scoring_configs(cfg):
+    for c in planning.scoring_configs(cfg):
         train.run(c, root, progress="none")
     return cfg, root, el2n.compute_scores(cfg, root)
 
@@ -61,6 +63,7 @@ def test_planted_hard_samples_get_the_highest_scores(noisy_scores):
     assert auc > 0.95
     assert s["per_run"].shape == (2, len(flipped))
     assert np.allclose(s["el2n"], s["per_run"].mean(0)) and np.allclose(s["el2n_sq"], (s["per_run"] ** 2).mean(0))
+    assert s["dir"].parent == root.parent / "scores" == store.scores_root(root)  # beside the runs folder
     prov = s["provenance"]
     assert prov["dataset"] == "digits" and prov["el2n_epoch"] == 6 and prov["seeds"] == [1000, 1001]
 
@@ -99,45 +102,45 @@ def test_subsets_are_deterministic_and_hold_the_top_scores(noisy_scores):
     cfg, root, s = noisy_scores
     scores = s["el2n"]
     for ratio in (0.1, 0.3, 0.5, 0.9):
-        hard = el2n.subset_indices(scores, ratio, "hard")
+        hard = subset_indices(scores, ratio, "hard")
         assert len(hard) == round(ratio * len(scores))
         rest = np.setdiff1d(np.arange(len(scores)), hard)
         assert scores[hard].min() >= scores[rest].max()
-        easy = el2n.subset_indices(scores, ratio, "easy")
+        easy = subset_indices(scores, ratio, "easy")
         assert scores[easy].max() <= np.setdiff1d(scores, scores[easy]).min() + 1e-12
-        assert np.array_equal(hard, el2n.subset_indices(scores.copy(), ratio, "hard"))
-    labels = train.train_split(cfg)[1].numpy()
-    bal = el2n.subset_indices(scores, 0.3, "hard_balanced", labels)
+        assert np.array_equal(hard, subset_indices(scores.copy(), ratio, "hard"))
+    labels = hdata.train_split(cfg)[1].numpy()
+    bal = subset_indices(scores, 0.3, "hard_balanced", labels)
     counts = np.bincount(labels[bal], minlength=10)
     assert all(abs(c - 0.3 * (labels == k).sum()) <= 1 for k, c in enumerate(counts))
-    idx = el2n.subset_for(cfg, root)  # the index file a run trains on, with provenance
+    idx = subset_for(cfg, root)  # the index file a run trains on, with provenance
     path = s["dir"] / "subset-hard-0.50.npy"
-    assert np.array_equal(np.load(path), idx) and np.array_equal(idx, el2n.subset_indices(scores, 0.5, "hard"))
+    assert np.array_equal(np.load(path), idx) and np.array_equal(idx, subset_indices(scores, 0.5, "hard"))
     meta = json.loads(path.with_suffix(".json").read_text())
     assert meta["n"] == len(idx) and sum(meta["per_class"]) == len(idx)
 
 
 def test_training_on_the_hard_subset_uses_it(noisy_scores):
     cfg, root, s = noisy_scores
-    d = train.experiment_data(cfg, root)  # the experiment's own schedule: its scoring runs share it
-    assert torch.equal(d["train_index"], torch.as_tensor(el2n.subset_indices(s["el2n"], 0.5, "hard")))
+    d = experiment_data(cfg, root)  # the experiment's own schedule: its scoring runs share it
+    assert torch.equal(d["train_index"], torch.as_tensor(subset_indices(s["el2n"], 0.5, "hard")))
 
 
 def test_bad_inputs(noisy_scores, tmp_path):
     cfg, root, s = noisy_scores
     for ratio in (0, 1.5, -0.1):
         with pytest.raises(ValueError, match="ratio="):
-            el2n.subset_indices(s["el2n"], ratio)
+            subset_indices(s["el2n"], ratio)
     with pytest.raises(ValueError, match="kind='hardest'"):
-        el2n.subset_indices(s["el2n"], 0.3, "hardest")
-    with pytest.raises(train.MissingDependency, match="EL2N scores .* are missing"):
-        el2n.check_scores(cfg, tmp_path / "runs")
+        subset_indices(s["el2n"], 0.3, "hardest")
+    with pytest.raises(store.MissingDependency, match="EL2N scores .* are missing"):
+        check_scores(cfg, tmp_path / "runs")
     # A score folder whose provenance names another dataset is refused.
     prov_path = s["dir"] / "provenance.json"
     original = prov_path.read_text()
     try:
         prov_path.write_text(original.replace('"dataset": "digits"', '"dataset": "cifar100"'))
         with pytest.raises(ValueError, match="computed for dataset='cifar100'"):
-            el2n.check_scores(cfg, root)
+            check_scores(cfg, root)
     finally:
         prov_path.write_text(original)

@@ -8,9 +8,11 @@ import torch
 
 from hslib.config import RunConfig
 from hslib.models import build_model
-from hslib.sparse import INVARIANTS, METHODS, Method, MethodCheckError, check_method, layer_counts, maskable, register
+from hslib.sparse import (INVARIANTS, Method, MethodCheckError, check_method, implementation, layer_counts, maskable,
+                          register)
 from hslib.sparse.masks import random_mask
 from hslib.sparse.methods import SET, FixedRandom, RandomERK
+from hslib.vocabulary import METHODS
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = [name for name, _ in INVARIANTS]
@@ -25,10 +27,11 @@ def test_invariants_have_stable_short_names_and_a_line_each():
 @pytest.mark.parametrize("name", sorted(METHODS))
 def test_every_registered_method_passes_the_check(name):
     before = dict(METHODS)
-    passed = check_method(METHODS[name])
-    exempt = [] if METHODS[name].keeps_density else ["counts hold through updates"]  # gmp prunes as it trains
+    cls = implementation(name)
+    passed = check_method(cls)
+    exempt = [] if cls.keeps_density else ["counts hold through updates"]  # gmp prunes as it trains
     assert passed == [n for n in NAMES if n not in exempt]
-    assert METHODS == before
+    assert dict(METHODS) == before
 
 
 # ------------------------------------------------------------------------------------ broken methods
@@ -145,7 +148,7 @@ def test_a_broken_method_fails_with_the_invariant_it_breaks(cls, invariant, need
     assert message.startswith(f"invariant '{invariant}' violated: ")
     assert all(n in message for n in needles), message
     assert e.value.passed == NAMES[:NAMES.index(invariant)]  # every earlier invariant held
-    assert METHODS == before and torch.equal(torch.random.get_rng_state(), rng)  # nothing left behind
+    assert dict(METHODS) == before and torch.equal(torch.random.get_rng_state(), rng)  # nothing left behind
 
 
 def test_wrong_counts_names_the_first_wrong_layer_and_both_numbers():
@@ -164,8 +167,10 @@ def registry():
     """Whatever a test registers is gone afterwards."""
     before = dict(METHODS)
     yield METHODS
-    METHODS.clear()
-    METHODS.update(before)
+    for name in [n for n in METHODS if n not in before]:
+        METHODS.remove(name)
+    for name, info in before.items():  # an entry replaced by a test gets its own back
+        METHODS.add(name, info, replace=True)
 
 
 class Good(Method):
@@ -207,8 +212,9 @@ class NoDistribution(Method):
     (NoName, "cls.name='dense' is not allowed: NoName inherits it from Method"),
     (TakesSET, "cls.name='set' is not allowed: it is the built-in method SET"),
     (Spaced, "cls.name='My Method' is not allowed"),
-    (NoLabel, "cls.label='Random-ERK' is not allowed: NoLabel inherits it from RandomERK"),
-    (NoColour, "cls.colour='#1f77b4' is not allowed: NoColour inherits it from Method"),
+    # built-in classes carry no label or colour (their vocabulary entry does): both come from Method's None
+    (NoLabel, "cls.label=None is not allowed: NoLabel inherits it from Method"),
+    (NoColour, "cls.colour=None is not allowed: NoColour inherits it from Method"),
     (BadColour, "cls.colour='not-a-colour' is not allowed"),
     (NoDistribution, "cls.distributions=('none',) is not allowed"),
 ])
@@ -217,20 +223,26 @@ def test_register_refuses_bad_classes_with_one_clear_error(registry, cls, needle
     with pytest.raises(ValueError) as e:
         register(cls)
     assert str(e.value).startswith(needle) and "; allowed values: " in str(e.value), str(e.value)
-    assert registry == before
+    assert dict(registry) == before
 
 
 def test_register_adds_a_method_that_configs_accept_and_allows_registering_again(registry):
     with pytest.raises(ValueError, match="method='good_method' is not allowed"):
         RunConfig(dataset="digits", method="good_method", density=0.2)
-    assert register(Good) is Good and registry["good_method"] is Good
+    assert register(Good) is Good and registry["good_method"].implementation is Good
+    assert implementation("good_method") is Good
+    info = registry["good_method"]
+    assert (info.label, info.colour, info.distributions, info.needs_parent, info.sparse) == \
+        ("Good", "#393b79", ("erk",), False, True)
     assert RunConfig(dataset="digits", method="good_method", density=0.2).distribution == "erk"
 
     class Good2(Method):  # the notebook cell run again: a new class object under the same name
         name, label, colour, distributions = "good_method", "Good", "#393b79", ("erk",)
 
-    assert register(Good2) is Good2 and registry["good_method"] is Good2
-    assert register(SET) is SET and registry["set"] is SET  # a built-in class itself: nothing changes
+    assert register(Good2) is Good2 and registry["good_method"].implementation is Good2
+    builtin = registry["set"]
+    assert register(SET) is SET and registry["set"] == builtin  # a built-in class itself: nothing changes
+    assert implementation("set") is SET
 
 
 # ------------------------------------------------------------------------------------ notebook 09

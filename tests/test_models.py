@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from hslib.models import MODELS, build_model
+from hslib.models import build_model
+from hslib.vocabulary import MODELS
 
 # (image size, classes) of every dataset the study uses
 SHAPES = {"digits": (32, 10), "cifar10": (32, 10), "cifar100": (32, 100), "tinyimagenet": (64, 200)}

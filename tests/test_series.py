@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from hslib import claims, el2n, experiments, reproduce, store, sweep
+from hslib import claims, findings, paper, planning, reproduce, store
 from hslib.config import base_config
+from hslib.scores import load_scores
 
 # The series takes ~8 minutes on 2 cores: `pytest -m "not slow"` skips it for a fast inner loop.
 pytestmark = pytest.mark.slow
@@ -24,7 +25,7 @@ def series(tmp_path_factory):
 
 
 def check_figure_files(folder, spec, profile, run_ids):
-    """The PNG, PDF and JSON sidecar of one paper figure (`spec`: its hslib.experiments.Figure) are what it
+    """The PNG, PDF and JSON sidecar of one paper figure (`spec`: its hslib.paper.Figure) are what it
     promises: a decodable, non-blank image about as wide as its panels, a one-page PDF, and a sidecar naming
     the figure, the profile, its panels in the paper's letter order, and only runs of the results table."""
     png, pdf, sidecar = (folder / f"{spec.name}.{ext}" for ext in ("png", "pdf", "json"))
@@ -45,6 +46,7 @@ def check_figure_files(folder, spec, profile, run_ids):
     assert len(re.findall(rb"/Type\s*/Page\b(?!s)", blob)) == 1, pdf.name  # one page
     meta = json.loads(sidecar.read_text())
     assert (meta["figure"], meta["name"], meta["profile"]) == (spec.number, spec.name, profile)
+    assert set(meta["drawn_by"]) == {"hslib_version", "semantics", "git_commit", "git_dirty"}  # the code that drew it
     if spec.number == 1:  # the two classes of the gallery, highest- and lowest-EL2N rows
         assert len(meta["classes"]) == 2 and len(meta["panels"]) == 2
     else:
@@ -57,10 +59,10 @@ def check_figure_files(folder, spec, profile, run_ids):
 def test_every_paper_figure_is_written(series):
     out, _ = series
     run_ids = set(pd.read_csv(out / "results" / "smoke" / "runs.csv")["id"])
-    for spec in experiments.FIGURES:
+    for spec in paper.FIGURES:
         check_figure_files(out / "figures" / "smoke", spec, "smoke", run_ids)
-    paper = sorted(p.stem for p in (out / "figures" / "smoke").glob("fig*.png"))
-    assert paper == sorted(f.name for f in experiments.FIGURES)  # the 14 figures, no stray or duplicate file
+    drawn = sorted(p.stem for p in (out / "figures" / "smoke").glob("fig*.png"))
+    assert drawn == sorted(f.name for f in paper.FIGURES)  # the 14 figures, no stray or duplicate file
 
 
 def test_notebook_03_ran_once_per_method(series):
@@ -77,10 +79,10 @@ def test_notebook_03_ran_once_per_method(series):
 def expected_runs():
     """Every run the series trains: the profile's grids, their dense parents and EL2N scoring runs,
     and the two primer runs."""
-    configs = experiments.all_configs("smoke")
+    configs = planning.all_configs("smoke")
     base = base_config("smoke", dataset="digits", model="resnet18")
     configs += [base, base.replace(method="set", density=0.2)]
-    return {c.id for wave in sweep.plan(configs) for c in wave}
+    return {c.id for wave in planning.plan(configs) for c in wave}
 
 
 def test_runs_csv_has_exactly_the_runs_of_the_grids(series):
@@ -95,7 +97,7 @@ def test_runs_csv_has_exactly_the_runs_of_the_grids(series):
 def test_claims_csv_has_one_verdict_per_finding_and_panel(series):
     out, _ = series
     table = pd.read_csv(out / "results" / "smoke" / "claims.csv")
-    assert list(zip(table["key"], table["panel"])) == [(f.key, p) for f in claims.FINDINGS for p in f.panels]
+    assert list(zip(table["key"], table["panel"])) == [(f.key, p) for f in findings.FINDINGS for p in f.panels]
     assert set(table["verdict"]) <= set(claims.VERDICTS)
     stat = table[table["kind"] == "statistical"]
     assert (stat["verdict"] == "not testable at this profile").all()  # one seed: no test
@@ -109,7 +111,7 @@ def test_a_second_series_reuses_every_run(series):
     reproduce.execute(profile="smoke", outputs=out, only=["04", "07"], lanes=1)
     after = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/result.json")}
     assert after == before
-    assert el2n.load_scores(experiments.scoring_base("smoke", "digits", "resnet18"), out / "runs") is not None
+    assert load_scores(planning.scoring_base("smoke", "digits", "resnet18"), out / "runs") is not None
     assert len(store.finished_results(out / "runs")) == len(expected_runs())
 
 
@@ -122,4 +124,4 @@ def test_the_book_opens_in_a_browser(series):
     seen = check_book(out, "smoke")
     labels = {name + "".join(f"-{v}" for v in extra.values()) for name, extra in reproduce.SERIES}
     assert {p.stem for p in seen["notebooks"]} == labels  # every notebook of the series has its page
-    assert seen["images"] == len(experiments.FIGURES)  # one thumbnail per paper figure
+    assert seen["images"] == len(paper.FIGURES)  # one thumbnail per paper figure

@@ -4,10 +4,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from hslib.erk import scaled_densities
 from hslib.models import build_model
-from hslib.sparse import METHODS, Masks, count, layer_counts, layer_densities, maskable, scaled_densities
+from hslib.sparse import Masks, count, layer_counts, layer_densities, maskable
 from hslib.sparse.check import STEPS_PER_EPOCH, batch_fn, initialised, make, train_steps
 from hslib.sparse.masks import global_topk_masks
+from hslib.vocabulary import METHODS
 
 
 

@@ -65,4 +65,4 @@ def test_clean_runs_removes_exactly_the_generated_folders(tmp_path):
     makefile = (pathlib.Path(__file__).resolve().parents[1] / "Makefile").read_text()
     assert "-m hslib.store clean" in makefile.split("clean-runs:")[1].split("\n\n")[0]
     with pytest.raises(ValueError, match="name='cache' is not a folder of the outputs layout"):
-        store.outputs_dir("cache")
+        store.folder("cache")

@@ -7,7 +7,7 @@ import time
 import pandas as pd
 import pytest
 
-from hslib import store, sweep
+from hslib import planning, store, sweep
 from hslib.config import RunConfig
 
 TINY = dict(dataset="digits", model="resnet18", width=0.0625, epochs=3, batch_size=64, data_ratio=0.3,
@@ -25,7 +25,7 @@ def finished_mtimes(root):
 def test_dense_parents_run_once_first_and_are_reused(tmp_path):
     root = tmp_path / "runs"
     children = [tiny("lth"), tiny("omp"), tiny("omp_erk"), tiny("lth", 0.1)]
-    waves = sweep.plan(children)
+    waves = planning.plan(children)
     parent = tiny("dense")
     assert [c.id for c in waves[1]] == [parent.id] and {c.id for c in waves[2]} == {c.id for c in children}
     df = sweep.run(children, root=root, progress="none")

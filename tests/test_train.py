@@ -11,6 +11,7 @@ import torch
 from hslib import store, train
 from hslib.config import RunConfig
 from hslib.models import build_model
+from hslib.rundata import experiment_data
 
 TINY = dict(dataset="digits", model="resnet18", width=0.0625, epochs=4, batch_size=64, data_ratio=0.3,
             profile="smoke", device="cpu")
@@ -24,6 +25,7 @@ def test_a_smoke_run_learns_and_writes_its_files(tmp_path):
     for name in ("config.json", "log.jsonl", "init.pt", "final.pt", "result.json", "updates.jsonl"):
         assert (d / name).exists(), name
     assert not list(d.glob("ckpt-*.pt"))  # checkpoints are removed once the result is written
+    assert {k: r[k] for k in store.provenance()} == store.provenance()  # the code that trained it
     assert RunConfig.from_dict(json.loads((d / "config.json").read_text())) == cfg
     log = [json.loads(line) for line in (d / "log.jsonl").read_text().splitlines()]
     assert [h["epoch"] for h in log] == list(range(1, 9))
@@ -123,7 +125,7 @@ def test_missing_data_fails_before_any_work(tmp_path, fields, needle):
 
 def test_child_without_parent_fails_before_any_work(tmp_path):
     cfg = RunConfig(**TINY, method="lth", density=0.2)
-    with pytest.raises(train.MissingDependency, match="dense parent run"):
+    with pytest.raises(store.MissingDependency, match="dense parent run"):
         train.run(cfg, tmp_path)
     assert not (tmp_path / cfg.id).exists()
 
@@ -166,7 +168,7 @@ def test_precision_is_recorded_and_every_sample_is_trained(tmp_path, precision):
     assert 0 <= r["test_acc"] <= 1 and r["test_loss"] == r["test_loss"]  # finite, not NaN
     # One dense epoch costs 3 x forward FLOPs per trained sample: the partial last batch was trained
     # (here 388 = 6 x 64 + 4 samples), not dropped.
-    n = len(train.experiment_data(cfg, tmp_path)["train"][1])
+    n = len(experiment_data(cfg, tmp_path)["train"][1])
     assert n % cfg.batch_size > 1
     fwd = forward_flops(dense_layer_flops(build_model("resnet18", 10, width=cfg.width), 32), r["layer_density"])
     assert r["train_flops"] == pytest.approx(3 * fwd * n)

@@ -220,7 +220,8 @@ def check_method(cls, density: float = 0.2) -> list[str]:
     """Run `cls` (a Method subclass, registered or not) through the invariants of INVARIANTS on a tiny ResNet18;
     return the names of those it kept (keeps_density = False exempts it from the update-count one). Raises one
     MethodCheckError at the first violation; the caller's global RNG and the registry are left as they were."""
-    _check_class(cls)
+    if not _is_builtin(cls):  # a built-in's name, label and colour are its vocabulary entry's
+        _check_class(cls)
     rng = torch.random.get_rng_state()
     passed: list[str] = []
 
@@ -296,9 +297,16 @@ def _entry(cls) -> MethodInfo:
                       dashed=cls.dashed, implementation=cls, code=code_hash(cls))
 
 
+def _is_builtin(cls) -> bool:
+    return isinstance(cls, type) and BUILTIN.get(getattr(cls, "name", None)) is cls
+
+
 @contextlib.contextmanager
 def _installed(cls):
     """`cls` in METHODS under its name for the duration (configs validate the method by name)."""
+    if _is_builtin(cls):  # registered already, with its vocabulary entry
+        yield
+        return
     before = METHODS.get(cls.name)
     METHODS.add(cls.name, _entry(cls), replace=True)
     try:
@@ -313,6 +321,8 @@ def _installed(cls):
 def register(cls):
     """Add a Method subclass to METHODS under `cls.name` (returns cls, so it also works as a decorator).
     A built-in name is refused; a name registered before by a user (a notebook cell run again) is replaced."""
+    if _is_builtin(cls):
+        return cls
     _check_class(cls)
     builtin = BUILTIN.get(cls.name)
     if builtin is not None and builtin is not cls:
