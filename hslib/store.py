@@ -16,11 +16,16 @@ import contextlib
 import fcntl
 import io
 import json
-import os
+import math
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
+
+# Atomic writes and checksummed cached arrays live one layer down (the data loader uses them too); public here.
+from .files import (atomic_write, checked_problem, read_npy_checked, remove_temporaries,  # noqa: F401
+                    write_checked, write_npy_checked)
 
 # The outputs folder, defined once (notebooks, reproduce, the Makefile's clean-runs all read this):
 #   figures/ results/  committed: the regenerated figures (+ sidecars) and tidy tables
@@ -53,15 +58,9 @@ def run_lock(directory):
 
 
 def _atomic_write(path, write):
-    """Write a file through `write(f)` into a temporary sibling, fsync, then rename: readers see all or nothing."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """Write a file through `write(f)` into a temporary sibling, fsync, then rename: readers see all or nothing;
+    a failed write removes its temporary (hslib.files, which the data loader's cache shares)."""
+    atomic_write(path, write)
 
 
 def _atomic_bytes(path, data: bytes):
