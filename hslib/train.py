@@ -59,11 +59,17 @@ def lr_at(cfg: RunConfig, epoch: int) -> float:
 
 
 def preflight(cfg: RunConfig, root, parent: RunConfig | None = None) -> RunConfig | None:
-    """Every check that can fail, before any work: data present, parent finished, scores present."""
+    """Every check that can fail, before any work: data present, parent finished (and sound), scores present."""
     hdata.check_available(cfg.dataset, cfg.data_root or None)
     parent = parent or parent_config(cfg)
     if parent is not None:
         check_parent(cfg, parent)
+        presult = store.run_dir(root, parent) / "result.json"
+        problem = store.result_problem(presult.parent, store.read_json(presult)) if presult.exists() else None
+        if problem is not None:  # e.g. it lacks train_flops: found now, not as a KeyError after training
+            raise MissingDependency(
+                f"method={cfg.method!r} needs its dense parent run {parent.id}, whose {presult} is damaged "
+                f"({problem}); the parent must be trained again (hslib.sweep.run does this for you)")
         if not store.is_finished(root, parent):
             raise MissingDependency(
                 f"method={cfg.method!r} needs its dense parent run {parent.id} (same data, model and seed) to be "
@@ -121,8 +127,10 @@ def _train(cfg: RunConfig, directory: Path, root, parent_cfg, progress) -> dict:
     model = model.to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    if cfg.method == "dense" and not (directory / "init.pt").exists():
-        store.save_torch(directory / "init.pt", model.state_dict())  # LTH rewinds its children to this
+    # LTH rewinds its children to this. Written whenever the run starts from scratch: an init.pt left in the
+    # folder by a damaged result (another run's folder copied here) is never kept.
+    if cfg.method == "dense" and (not (directory / "init.pt").exists() or not any(directory.glob("ckpt-*.pt"))):
+        store.save_torch(directory / "init.pt", model.state_dict())
 
     # Every sample is trained every epoch, the partial last batch included, except a last batch of one sample
     # (BatchNorm cannot train on it); steps_per_epoch (the sparse methods' schedules) counts the batches trained.
@@ -226,13 +234,19 @@ def _train(cfg: RunConfig, directory: Path, root, parent_cfg, progress) -> dict:
 
 
 def _finish(cfg, directory, root, model, method, d, history, flops, wall, parent_cfg, device) -> dict:
+    from . import config
+
     test_loss, test_acc = evaluate(model, *d["test"], precision=cfg.precision)
     layers = method.masks.table() if method.masks is not None else [
         {"layer": n, "shape": list(p.shape), "params": p.numel(), "active": p.numel(), "density": 1.0}
         for n, p in maskable(model)]
     layer_density = {r["layer"]: r["density"] for r in layers}
     if parent_cfg is not None:  # the dense run this one was pruned from is part of its training cost
-        flops += store.read_result(store.run_dir(root, parent_cfg))["train_flops"]
+        parent_result = store.read_result(store.run_dir(root, parent_cfg))
+        if parent_result is None:  # damaged since the preflight checked it: a clear error, not a TypeError
+            raise MissingDependency(f"dense parent {parent_cfg.id}'s result under {store.run_dir(root, parent_cfg)} "
+                                    "is missing or damaged; train the parent again")
+        flops += parent_result["train_flops"]
     result = {
         "id": cfg.id, "config": cfg.to_dict(), "complete": True,
         "test_acc": test_acc, "test_loss": test_loss,
@@ -244,6 +258,7 @@ def _finish(cfg, directory, root, model, method, d, history, flops, wall, parent
         "wall_time": wall, "epochs_run": len(history), "parent": parent_cfg.id if parent_cfg else None,
         "corruption_source": d["corruption_source"], "device": str(device), "torch": torch.__version__,
         "precision": cfg.precision, "tf32": uses_tf32(device, cfg.precision),
+        "semantics": config.SEMANTICS,  # the code version its id was made with
     }
     if cfg.adversarial:
         from . import adversarial
