@@ -35,13 +35,29 @@ def save(fig, name: str, out=FIGURES) -> list[Path]:
     panels, the run ids it used, hslib version and git commit). Returns the paths."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    import io
+
     paths = [out / f"{name}.png", out / f"{name}.pdf"]
-    fig.savefig(paths[0], dpi=110, bbox_inches="tight")
-    fig.savefig(paths[1], bbox_inches="tight", metadata={"CreationDate": None, "ModDate": None})
+    # Drawn in memory, then each file replaced atomically: a full disk leaves the old figure whole, never half
+    # a new one. The sidecar is written after the images it describes.
+    images = [io.BytesIO(), io.BytesIO()]
+    fig.savefig(images[0], format="png", dpi=110, bbox_inches="tight")
+    fig.savefig(images[1], format="pdf", bbox_inches="tight", metadata={"CreationDate": None, "ModDate": None})
     meta = getattr(fig, "hslib_meta", None)
+    replaced = []
+    try:
+        for path, buf in zip(paths, images):
+            store._atomic_bytes(path, buf.getvalue())
+            replaced.append(path)
+    except BaseException:
+        if replaced:  # a new PNG beside the old PDF: the old sidecar describes neither pair; no sidecar instead
+            (out / f"{name}.json").unlink(missing_ok=True)
+        raise
     if meta is not None:
         paths.append(out / f"{name}.json")
         store.write_json(paths[-1], {**meta, "hslib_version": __version__, "git_commit": git_commit()})
+    else:  # an older sidecar describes other images
+        (out / f"{name}.json").unlink(missing_ok=True)
     return paths
 
 
