@@ -293,7 +293,6 @@ def write_tables(root=DEFAULT_ROOT, out="outputs/results", profile=None) -> dict
     """Write runs.csv and layer_density.csv (tidy) under `out`, of every finished run or only of `profile`'s;
     return their paths."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     paths = {"runs": out / "runs.csv", "layers": out / "layer_density.csv"}
     df = results(root)
     lt = layer_table(root)
@@ -302,9 +301,19 @@ def write_tables(root=DEFAULT_ROOT, out="outputs/results", profile=None) -> dict
     if len(df):
         df = df.sort_values([c for c in ("profile", "dataset", "model", "method", "density", "data_ratio", "seed", "id")
                              if c in df]).reset_index(drop=True)
-    _atomic_bytes(paths["runs"], df.to_csv(index=False).encode())
-    _atomic_bytes(paths["layers"], lt.to_csv(index=False).encode())
+    try:  # the results are read first (that works read-only); only now is anything written
+        out.mkdir(parents=True, exist_ok=True)
+        _atomic_bytes(paths["runs"], df.to_csv(index=False).encode())
+        _atomic_bytes(paths["layers"], lt.to_csv(index=False).encode())
+    except OSError as e:  # read-only, full disk, not a folder: one clear error naming where, not a traceback
+        raise TablesNotWritten(e.errno, f"cannot write the results tables runs.csv and layer_density.csv to the "
+                               f"folder {out} ({e.strerror or e}); the runs' results are still readable with "
+                               "hslib.store.results(root)") from None
     return paths
+
+
+class TablesNotWritten(OSError):
+    """write_tables could not write its folder (read-only, full disk, ...)."""
 
 
 def outputs_dir(name: str, outputs=OUTPUTS) -> Path:

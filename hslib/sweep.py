@@ -171,7 +171,10 @@ def run(configs, executor: str = "inline", root=store.DEFAULT_ROOT, workers: int
         prog.close()
     if tables:  # each profile's tables beside its figures: <outputs>/results/<profile>/
         for name in sorted({c.profile for c in configs}):
-            store.write_tables(root, root.parent / "results" / name, name)
+            try:
+                store.write_tables(root, root.parent / "results" / name, name)
+            except OSError as e:  # the runs are done and readable: say it in one line, return the results
+                print(f"[sweep] tables not written: {e.strerror or e}", file=sys.stderr, flush=True)
     df = store.results_for(configs, root)
     df.attrs["failed"] = sorted({c.id for c in configs} - set(df["id"] if len(df) else []))
     df.attrs["seconds"] = time.perf_counter() - t0

@@ -100,10 +100,33 @@ def run(config, root=store.DEFAULT_ROOT, progress: str = "auto", parent=None) ->
             with tf32_scope(resolve_device(cfg.device), cfg.precision):  # for the whole run, backward passes too
                 result = _train(cfg, directory, root, parent_cfg, progress)
         except BaseException:
-            (directory / "error.txt").write_text(traceback.format_exc())
+            _write_error(directory, traceback.format_exc())
             raise
+        store.remove_temporaries(directory)  # e.g. a checkpoint's temporary left by a killed earlier attempt
     (directory / "error.txt").unlink(missing_ok=True)
     return result
+
+
+def _write_error(directory: Path, text: str):
+    """error.txt: the traceback, atomically; if that cannot be written (a full disk), a short message;
+    never an empty file. Never raises: the run's own error is what the caller must see."""
+    path = directory / "error.txt"
+    try:
+        store._atomic_bytes(path, text.encode())
+        return
+    except OSError as e:
+        lines = text.strip().splitlines()
+        short = f"{lines[-1][:500] if lines else 'the run failed'}\n(the full traceback could not be written: {e})\n"
+    try:
+        with open(path, "w") as f:
+            f.write(short)
+    except OSError:
+        pass
+    try:
+        if path.stat().st_size == 0:
+            path.unlink()
+    except OSError:
+        pass
 
 
 def _latest_checkpoint(directory: Path):
