@@ -31,9 +31,43 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
     return Path(root or os.environ.get("HSLIB_DATA") or "data").expanduser()
 
 
+CACHE_ENV = "HSLIB_CACHE"  # decoded datasets and generated corruptions (default ~/.cache/hslib)
+
+
 def _cache_dir() -> Path:
-    d = Path(os.environ.get("HSLIB_CACHE") or Path.home() / ".cache" / "hslib")
-    d.mkdir(parents=True, exist_ok=True)
+    d = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "hslib").expanduser()
+    check_cache(d)
+    return d
+
+
+_CACHE_OK: set = set()  # cache folders found writable by this process
+
+
+def check_cache(d: Path | None = None) -> Path:
+    """The data cache folder, checked before any work: one clear error naming HSLIB_CACHE when it is not a
+    writable folder (a file, read-only, not creatable). The cache is never silently skipped: decoding
+    Tiny-ImageNet or generating corruptions again in every run would cost far more than the error."""
+    if d is None:
+        return _cache_dir()
+    if d in _CACHE_OK:
+        return d
+    env = os.environ.get(CACHE_ENV)
+    what = f"{CACHE_ENV}={env!r}" if env else f"the data cache {str(d)!r} ({CACHE_ENV} is not set)"
+    fix = f"point {CACHE_ENV} at a writable folder" + ("" if env else " (or make that folder writable)")
+    if d.exists() and not d.is_dir():
+        raise ValueError(f"{what} is not a folder (it is a file); {fix}")
+    probe = d / f".write-test-{os.getpid()}"
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as e:
+        try:
+            probe.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise ValueError(f"{what} cannot be written: {e.strerror or e} ({e.filename or d}); {fix}") from None
+    _CACHE_OK.add(d)
     return d
 
 

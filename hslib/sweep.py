@@ -95,6 +95,9 @@ def preflight(configs, executor: str = "inline", workers=None, **executor_option
     configs = _check(configs, executor, workers)
     _check_options(executor, workers, executor_options)
     if not (executor == "slurm" and executor_options.get("dry_run")):
+        from .data import check_cache
+
+        check_cache()  # HSLIB_CACHE a file or read-only: one error naming it, not a failure in every run
         check_data({(c.dataset, c.data_root) for c in configs})
     return configs
 

@@ -59,7 +59,9 @@ def lr_at(cfg: RunConfig, epoch: int) -> float:
 
 
 def preflight(cfg: RunConfig, root, parent: RunConfig | None = None) -> RunConfig | None:
-    """Every check that can fail, before any work: data present, parent finished (and sound), scores present."""
+    """Every check that can fail, before any work: data cache writable, data present, parent finished (and
+    sound), scores present."""
+    hdata.check_cache()
     hdata.check_available(cfg.dataset, cfg.data_root or None)
     parent = parent or parent_config(cfg)
     if parent is not None:
