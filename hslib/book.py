@@ -61,6 +61,7 @@ def _figures(profile: str, outputs: Path, tmp: Path, pages: set) -> str:
         nb = f'<a href="notebooks/{f.notebook}.html">{f.notebook}</a>' if f.notebook in pages else f.notebook
         files = [ext for ext in ("png", "pdf") if (source / f"{f.name}.{ext}").exists()]
         for ext in files:
+            _check_figure(source / f"{f.name}.{ext}")  # a truncated figure stops the build, named
             shutil.copy2(source / f"{f.name}.{ext}", tmp / "figures" / f"{f.name}.{ext}")
         thumb = (f'<a href="figures/{f.name}.png"><img class="thumb" src="figures/{f.name}.png" alt="{f.name}"></a>'
                  if "png" in files else '<span class="missing">not drawn</span>')
@@ -69,6 +70,25 @@ def _figures(profile: str, outputs: Path, tmp: Path, pages: set) -> str:
                     f"<br><small>{panels}</small></td><td>{nb}</td><td>{thumb}</td><td>{links}</td></tr>")
     return ("<table id=\"figures\"><thead><tr><th>Figure</th><th>Name and panels</th><th>Notebook</th><th>Figure</th>"
             "<th>Files</th></tr></thead><tbody>\n" + "\n".join(rows) + "\n</tbody></table>")
+
+
+def _check_figure(path: Path):
+    """Raise a ValueError naming `path` unless it is a whole figure: a PNG that decodes, a PDF with its end."""
+    redraw = "redraw it (run its notebook again), or delete it"
+    if path.suffix == ".pdf":
+        data = path.read_bytes()
+        if not data.startswith(b"%PDF-") or b"%%EOF" not in data[-2048:]:
+            raise ValueError(f"{path}: damaged or truncated PDF (no %PDF- header or %%EOF end); {redraw}")
+        return
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im.verify()  # chunk structure and checksums
+        with Image.open(path) as im:
+            im.load()  # and every pixel decodes
+    except Exception as e:  # PIL raises OSError, SyntaxError, ValueError, ... for damaged files
+        raise ValueError(f"{path}: damaged or not a readable PNG ({type(e).__name__}: {e}); {redraw}") from None
 
 
 def _claims(profile: str, outputs: Path) -> str:

@@ -1,8 +1,9 @@
 """Corrupted datasets for corruption training, cached on disk in the RobustBench layout.
 
-For a split of a dataset, `<cache>/corrupted/<dataset>-<split>-<hash>/<name>.npy` holds the whole split under
-one corruption, uint8 NHWC, severities 1…6 stacked (rows s·N … (s+1)·N − 1 are severity s + 1; the real
-CIFAR-10-C / CIFAR-100-C files stack 1…5 the same way), with `labels.npy` and `provenance.json` beside it.
+For a split of a dataset, `<cache>/corrupted/<dataset>-<split>-<hash>-s<SEMANTICS>/<name>.npy` (with its checksum
+file) holds the whole split under one corruption, uint8 NHWC, severities 1…6 stacked (rows s·N … (s+1)·N − 1 are
+severity s + 1; the real CIFAR-10-C / CIFAR-100-C files stack 1…5 the same way), with `labels.npy` and
+`provenance.json` beside it. A file that does not match its checksum is built again.
 
 Corruption training (docs/design.md#corruptions) gives every image ONE corruption drawn from the run's set with a fixed
 seed (per split, independent of the run seed), at the run's severity, for train, val and test alike. When
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import store
+from . import files, store
 from .data import _cache_dir, data_root, tinyimagenet_test_files
 from .seeds import derive_seed
 from .corruptions import corrupt
@@ -38,13 +39,17 @@ TINY_SIZE = 64
 
 
 def _hash(images: torch.Tensor, labels: torch.Tensor) -> str:
-    h = hashlib.sha256(images.numpy().tobytes())
-    h.update(labels.numpy().tobytes())
-    return h.hexdigest()[:12]
+    from .data import content_hash  # the one data hash (scores' provenance uses it too)
+
+    return content_hash(images, labels, 12)
 
 
 def split_dir(dataset: str, split: str, images, labels, cache=None) -> Path:
-    return Path(cache or _cache_dir()) / "corrupted" / f"{dataset}-{split}-{_hash(images, labels)}"
+    from . import config
+
+    # The semantics version is part of the key: a change to the corruption code makes new files, never reuses old.
+    key = f"{_hash(images, labels)}-s{config.SEMANTICS}"
+    return Path(cache or _cache_dir()) / "corrupted" / f"{dataset}-{split}-{key}"
 
 
 def read_layout(folder, name: str, n: int, levels: int) -> np.ndarray | None:
@@ -59,34 +64,47 @@ def read_layout(folder, name: str, n: int, levels: int) -> np.ndarray | None:
 
 
 def write_layout(folder, name: str, stacked: np.ndarray, labels: np.ndarray):
-    """Write <name>.npy (severities stacked, NHWC uint8) and labels.npy atomically."""
+    """Write <name>.npy (severities stacked, NHWC uint8) and labels.npy atomically, each with its checksum."""
     for fname, arr in ((f"{name}.npy", stacked), ("labels.npy", labels)):
-        store.write_npy(Path(folder) / fname, arr)
+        files.write_npy_checked(Path(folder) / fname, arr)
+
+
+def _read_cached(folder, name: str, n: int, levels: int) -> np.ndarray | None:
+    """read_layout of a file this module generated, only if it matches its checksum (else: rebuild it)."""
+    if files.checked_problem(Path(folder) / f"{name}.npy") is not None:
+        return None
+    return read_layout(folder, name, n, levels)
 
 
 def corrupted_split(dataset: str, split: str, images: torch.Tensor, labels: torch.Tensor, name: str,
                     cache=None) -> np.ndarray:
     """The split under corruption `name` at every severity: uint8 (LEVELS, N, H, W, C), built once and cached."""
     folder = split_dir(dataset, split, images, labels, cache)
-    arr = read_layout(folder, name, len(labels), LEVELS)
+    arr = _read_cached(folder, name, len(labels), LEVELS)
     if arr is not None:
         return arr
     folder.mkdir(parents=True, exist_ok=True)
     with store.run_lock(folder):  # parallel runs needing the same file: one builds it, the others wait
-        arr = read_layout(folder, name, len(labels), LEVELS)
+        arr = _read_cached(folder, name, len(labels), LEVELS)
         if arr is None:
             _build(dataset, split, images, labels, name, folder)
-    return read_layout(folder, name, len(labels), LEVELS)
+    arr = _read_cached(folder, name, len(labels), LEVELS)
+    if arr is None:
+        raise OSError(f"{folder / (name + '.npy')}: just built, but it does not read back as it was written "
+                      "(a failing disk?)")
+    return arr
 
 
 def _build(dataset, split, images, labels, name, folder):
+    from . import config
 
     blocks = [corrupt(images, name, s, seed=derive_seed(dataset, split, name, s) % 2**31).permute(0, 2, 3, 1).numpy()
               for s in range(1, LEVELS + 1)]
     write_layout(folder, name, np.concatenate(blocks), np.tile(labels.numpy(), LEVELS))
     store.write_json(folder / "provenance.json", {
         "dataset": dataset, "split": split, "n": int(len(labels)), "severities": list(range(1, LEVELS + 1)),
-        "generator": "hslib.corruptions", "layout": "RobustBench: <name>.npy uint8 NHWC, severities stacked"})
+        "generator": "hslib.corruptions", "layout": "RobustBench: <name>.npy uint8 NHWC, severities stacked",
+        "semantics": config.SEMANTICS})
 
 
 def assignment(n: int, names, split: str) -> np.ndarray:
@@ -159,11 +177,13 @@ def real_tiny_split(folder, name: str, severity: int, files, listed_by, cache=No
     """The test split under corruption `name` at `severity`, read from the real Tiny-ImageNet-C files
     `<folder>/<name>/<severity>/<wnid>/<file>` for each (file, wnid) of `files` (in test-split order):
     uint8 (N, 64, 64, 3), decoded once and cached."""
+    from . import config
+
     sub = Path(folder) / name / str(severity)
     if not sub.is_dir():
         raise FileNotFoundError(f"{sub}: missing; the run's test split needs corruption {name!r} at severity "
                                 f"{severity} from {folder}")
-    h = hashlib.sha256(repr((str(Path(folder).resolve()), name, severity)).encode())
+    h = hashlib.sha256(repr((str(Path(folder).resolve()), name, severity, TINY_SIZE, config.SEMANTICS)).encode())
     for fname, wnid in files:
         path = sub / wnid / fname
         try:
@@ -177,11 +197,9 @@ def real_tiny_split(folder, name: str, severity: int, files, listed_by, cache=No
     n = len(files)
 
     def cached():
-        try:
-            arr = np.load(out, mmap_mode="r")
-        except (OSError, ValueError):
-            return None
-        return arr if arr.dtype == np.uint8 and arr.shape == (n, TINY_SIZE, TINY_SIZE, 3) else None
+        arr = files.read_npy_checked(out, mmap_mode="r")  # None if missing or not its checksum
+        return arr if arr is not None and arr.dtype == np.uint8 and arr.shape == (n, TINY_SIZE, TINY_SIZE, 3) \
+            else None
 
     arr = cached()
     if arr is not None:
@@ -193,7 +211,7 @@ def real_tiny_split(folder, name: str, severity: int, files, listed_by, cache=No
             decoded = np.empty((n, TINY_SIZE, TINY_SIZE, 3), dtype=np.uint8)
             for i, (fname, wnid) in enumerate(files):
                 decoded[i] = _decode(sub / wnid / fname, listed_by)
-            store.write_npy(out, decoded)
+            files.write_npy_checked(out, decoded)
             arr = cached()
     return arr
 

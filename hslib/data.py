@@ -12,12 +12,15 @@ import functools
 import hashlib
 import math
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .config import SEMANTICS
+from .files import checked_problem, write_checked
 from .seeds import derive_seed
 
 SPLITS = ("train", "val", "test")
@@ -32,9 +35,43 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
     return Path(root or os.environ.get("HSLIB_DATA") or "data").expanduser()
 
 
+CACHE_ENV = "HSLIB_CACHE"  # decoded datasets and generated corruptions (default ~/.cache/hslib)
+
+
 def _cache_dir() -> Path:
-    d = Path(os.environ.get("HSLIB_CACHE") or Path.home() / ".cache" / "hslib")
-    d.mkdir(parents=True, exist_ok=True)
+    d = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "hslib").expanduser()
+    check_cache(d)
+    return d
+
+
+_CACHE_OK: set = set()  # cache folders found writable by this process
+
+
+def check_cache(d: Path | None = None) -> Path:
+    """The data cache folder, checked before any work: one clear error naming HSLIB_CACHE when it is not a
+    writable folder (a file, read-only, not creatable). The cache is never silently skipped: decoding
+    Tiny-ImageNet or generating corruptions again in every run would cost far more than the error."""
+    if d is None:
+        return _cache_dir()
+    if d in _CACHE_OK:
+        return d
+    env = os.environ.get(CACHE_ENV)
+    what = f"{CACHE_ENV}={env!r}" if env else f"the data cache {str(d)!r} ({CACHE_ENV} is not set)"
+    fix = f"point {CACHE_ENV} at a writable folder" + ("" if env else " (or make that folder writable)")
+    if d.exists() and not d.is_dir():
+        raise ValueError(f"{what} is not a folder (it is a file); {fix}")
+    probe = d / f".write-test-{os.getpid()}"
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as e:
+        try:
+            probe.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise ValueError(f"{what} cannot be written: {e.strerror or e} ({e.filename or d}); {fix}") from None
+    _CACHE_OK.add(d)
     return d
 
 
@@ -42,13 +79,16 @@ def _cache_dir() -> Path:
 # Each reader returns (train_images, train_labels, test_images, test_labels, class_names) as numpy arrays,
 # train/test being the *official* splits (NCHW uint8, int64).
 
+DIGITS_SIZE = 32  # the digits are upsampled to the CIFAR models' input size (part of the cache key)
+
+
 def _read_digits(root):
     from sklearn.datasets import load_digits
 
     d = load_digits()
     x = torch.tensor(d.images, dtype=torch.float32)[:, None] * (255.0 / 16.0)  # 8x8, values 0..16
     # Upsample bilinearly to the 32x32 the CIFAR models expect, then grey -> RGB.
-    x = F.interpolate(x, size=(32, 32), mode="bilinear", align_corners=False)
+    x = F.interpolate(x, size=(DIGITS_SIZE, DIGITS_SIZE), mode="bilinear", align_corners=False)
     x = x.round().clamp(0, 255).to(torch.uint8).repeat(1, 3, 1, 1).numpy()
     y = d.target.astype(np.int64)
     # No official test split: hold out a fixed 20%.
@@ -216,21 +256,72 @@ def _source_stamp(name: str, root: Path) -> str | None:
 def _official(name: str, root: str):
     """Official splits, read once per process, and cached on disk as one .npz per source: decoding
     Tiny-ImageNet's JPEGs (or importing scikit-learn for digits) then happens once per machine."""
+
     stamp = _source_stamp(name, Path(root))
     if stamp is None:
         return READERS[name](Path(root))
+    # The key holds the code's provenance too: another decoding (code, digits' size, decoder) is another file.
+    stamp += f";{_decoding(name)}"
     cache = _cache_dir() / f"{name}-{hashlib.sha256(stamp.encode()).hexdigest()[:12]}.npz"
     if cache.exists():
-        try:
-            z = np.load(cache, allow_pickle=False)
-            return z["xtr"], z["ytr"], z["xte"], z["yte"], list(z["names"])
-        except Exception:  # a damaged cache is rebuilt, never trusted
-            pass
+        out = _read_official_cache(cache)
+        if out is not None:
+            return out
+        print(f"[hslib] rebuilding the damaged data cache {cache}", file=sys.stderr)  # never trusted
     out = READERS[name](Path(root))
-    tmp = cache.with_name(f".{cache.stem}-{os.getpid()}.tmp.npz")
-    np.savez(tmp, xtr=out[0], ytr=out[1], xte=out[2], yte=out[3], names=np.array(out[4]))
-    os.replace(tmp, cache)
+    write_checked(cache, lambda f: np.savez(f, xtr=out[0], ytr=out[1], xte=out[2], yte=out[3],
+                                            names=np.array(out[4])))
     return out
+
+
+# The functions whose code decides each dataset's decoded arrays (their source is part of the cache key).
+DECODERS = {"digits": ("_read_digits",), "cifar10": ("_read_cifar", "_read_cifar_batches", "_unpickle"),
+            "tinyimagenet": ("_read_tinyimagenet", "_tiny_val_list")}
+DECODERS["cifar100"] = DECODERS["cifar10"]
+
+
+def _decoding(name: str) -> str:
+    """What, besides the source files, decides a dataset's decoded arrays: the training-semantics version, the
+    decoding code itself (the source of its functions), its parameters and the decoders' versions. A change of
+    decoding changes the code hashed here, so the cache follows it even before SEMANTICS is bumped."""
+    import inspect
+    from importlib.metadata import PackageNotFoundError, version
+
+    def v(package):
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return "?"
+
+    def source(f):
+        try:
+            return inspect.getsource(f)
+        except (OSError, TypeError):  # no source shipped: the compiled code stands for it
+            return repr((f.__code__.co_code, f.__code__.co_consts))
+
+    code = hashlib.sha256("".join(source(globals()[f]) for f in DECODERS[name]).encode()).hexdigest()
+    params = {"digits": f"size={DIGITS_SIZE};torch={torch.__version__};scikit-learn={v('scikit-learn')}",
+              "tinyimagenet": f"rgb;pillow={v('Pillow')}"}.get(name, "")
+    return f"semantics={SEMANTICS};code={code[:16]};{params}"
+
+
+def _read_official_cache(cache: Path):
+    """The official splits from a cache file, or None if it does not match its checksum or its arrays are
+    not the layout `_official` returns (uint8 N×3×H×W images, int64 labels of the same lengths, names)."""
+
+    if checked_problem(cache) is not None:
+        return None
+    try:
+        with np.load(cache, allow_pickle=False) as z:
+            xtr, ytr, xte, yte, names = z["xtr"], z["ytr"], z["xte"], z["yte"], z["names"]
+    except Exception:  # damaged in any way: rebuilt
+        return None
+    ok = (all(x.dtype == np.uint8 and x.ndim == 4 and x.shape[1] == 3 for x in (xtr, xte))
+          and xtr.shape[1:] == xte.shape[1:]
+          and all(y.dtype == np.int64 and y.ndim == 1 for y in (ytr, yte))
+          and len(xtr) == len(ytr) > 0 and len(xte) == len(yte) > 0 and names.ndim == 1 and len(names) > 0
+          and int(max(ytr.max(), yte.max())) < len(names) and int(min(ytr.min(), yte.min())) >= 0)
+    return (xtr, ytr, xte, yte, [str(n) for n in names]) if ok else None
 
 
 def _check(name, split):
@@ -308,6 +399,13 @@ def noisy_labels(labels: torch.Tensor, fraction: float, num_classes: int) -> tor
     out = labels.clone()
     out[idx] = (labels[idx] + torch.from_numpy(shift)) % num_classes
     return out
+
+
+def content_hash(images, labels, length: int = 16) -> str:
+    """A short sha256 of a split's images and labels (tensors or arrays): what a cache or score file was built from."""
+    h = hashlib.sha256(np.ascontiguousarray(np.asarray(images)).tobytes())
+    h.update(np.ascontiguousarray(np.asarray(labels)).tobytes())
+    return h.hexdigest()[:length]
 
 
 # ---------------------------------------------------------------------------------------------- loader

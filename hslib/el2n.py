@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import store
+from . import files, store
 from .data import num_classes, train_split
 from .device import predict, resolve_device, tf32_scope
 from .models import build_model
@@ -33,7 +33,8 @@ def el2n(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 def compute_scores(cfg, root=None) -> dict:
     """Score every training image with the finished scoring runs, average, save; return the scores.
-    Never trains: missing scoring runs raise MissingDependency (train them with hslib.sweep.run or train.run)."""
+    Never trains: missing scoring runs raise MissingDependency (train them with hslib.sweep.run or train.run).
+    Damaged score files (checksums, NaNs) are recomputed; NaN or infinite scores are never saved."""
     s = load_scores(cfg, root)
     if s is not None:
         return s
@@ -49,17 +50,25 @@ def compute_scores(cfg, root=None) -> dict:
     per_run = torch.stack([el2n(predict(m, xs, precision="fp32"), ys).cpu()
                            for m in _scoring_models(cfg, root, xs.shape[-1])])
     per_run = per_run.numpy().astype(np.float32)
+    bad = int((~np.isfinite(per_run)).sum())
+    if bad:  # never saved: a subset chosen by NaN scores would be arbitrary
+        raise ValueError(f"EL2N scoring for dataset={cfg.dataset!r} model={cfg.model!r}: {bad} scores are NaN or "
+                         f"infinite (a scoring run diverged: {', '.join(c.id for c in configs)}); nothing was saved")
     d = scores_dir(cfg, root)
     d.mkdir(parents=True, exist_ok=True)
+    (d / "provenance.json").unlink(missing_ok=True)  # the folder is complete again only once all is rewritten
     for name, arr in (("per_run", per_run), ("el2n", per_run.mean(0)), ("el2n_sq", (per_run ** 2).mean(0))):
-        store.write_npy(d / f"{name}.npy", arr)
+        files.write_npy_checked(d / f"{name}.npy", arr)
     store.write_json(d / "provenance.json", {
         "dataset": cfg.dataset, "model": cfg.model, "width": cfg.width, "el2n_epoch": cfg.el2n_epoch,
         "el2n_runs": cfg.el2n_runs, "seeds": [c.seed for c in configs], "runs": [c.id for c in configs],
         "profile": cfg.profile, "n": int(per_run.shape[1]), "data_hash": _data_hash(xs, ys),
         "label_noise": cfg.label_noise, "squared": "el2n_sq = mean over runs of EL2N²", "version": 1,
-        "complete": True})
-    return load_scores(cfg, root)
+        **store.provenance(), "complete": True})
+    s = load_scores(cfg, root)
+    if s is None:
+        raise OSError(f"EL2N scores just written under {d} do not read back as written (a failing disk?)")
+    return s
 
 
 def grand(model, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
@@ -91,14 +100,18 @@ def compute_grand(cfg, root=None, batch_size: int = 64) -> np.ndarray:
     s = compute_scores(cfg, root)
     path = s["dir"] / "grand.npy"
     meta = store.read_json(path.with_suffix(".json"))
-    if isinstance(meta, dict) and meta.get("complete") is True and path.exists():
-        arr = np.load(path)
-        if len(arr) == s["provenance"]["n"]:
+    if isinstance(meta, dict) and meta.get("complete") is True:
+        arr = files.read_npy_checked(path)  # None when missing or not matching its checksum: recomputed
+        if arr is not None and arr.shape == (s["provenance"]["n"],) and np.isfinite(arr).all():
             return arr
     xs, ys = train_split(cfg)
     runs = [grand(m, xs, ys, batch_size) for m in _scoring_models(cfg, root, xs.shape[-1])]
     arr = torch.stack(runs).mean(0).numpy().astype(np.float32)
-    store.write_npy(path, arr)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"GraNd for dataset={cfg.dataset!r} model={cfg.model!r}: {int((~np.isfinite(arr)).sum())} "
+                         "scores are NaN or infinite (a scoring run diverged?); nothing was saved")
+    path.with_suffix(".json").unlink(missing_ok=True)
+    files.write_npy_checked(path, arr)
     store.write_json(path.with_suffix(".json"), {"score": "GraNd = mean over scoring runs of per-sample ‖∇θ CE‖₂",
                                                  "runs": s["provenance"]["runs"], "n": int(len(arr)),
                                                  "complete": True})

@@ -43,13 +43,25 @@ def save(fig, name: str, out) -> list[Path]:
     panels, the run ids it used and the code that trained them, and the code that drew it). Returns the paths."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    
     paths = [out / f"{name}.png", out / f"{name}.pdf"]
-    store.write_figure(fig, paths[0], dpi=110, bbox_inches="tight")
-    store.write_figure(fig, paths[1], bbox_inches="tight", metadata={"CreationDate": None, "ModDate": None})
+    # Each file replaced atomically: a full disk leaves the old figure whole, never half a new one. The sidecar is
+    # written after the images it describes.
     meta = getattr(fig, "hslib_meta", None)
-    if meta is not None:  # written after the images: a sidecar never describes images that are not there
+    replaced = []
+    try:
+        store.write_figure(fig, paths[0], dpi=110, bbox_inches="tight")
+        replaced.append(paths[0])
+        store.write_figure(fig, paths[1], bbox_inches="tight", metadata={"CreationDate": None, "ModDate": None})
+    except BaseException:
+        if replaced:  # a new PNG beside the old PDF: the old sidecar describes neither pair; no sidecar instead
+            (out / f"{name}.json").unlink(missing_ok=True)
+        raise
+    if meta is not None:
         paths.append(out / f"{name}.json")
         store.write_json(paths[-1], {**meta, "drawn_by": store.provenance()})
+    else:  # an older sidecar describes other images
+        (out / f"{name}.json").unlink(missing_ok=True)
     return paths
 
 

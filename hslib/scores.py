@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import store
+from . import files, store
 from .data import random_subset, train_split
+from .config import SEMANTICS
 from .planning import scoring_configs
 from .store import MissingDependency
 
@@ -20,38 +21,62 @@ KINDS = ("hard", "easy", "hard_balanced", "random")
 
 
 def scores_dir(cfg, root=None) -> Path:
-    """<the runs folder's scores>/<dataset>-<model>-<key>: the key hashes the scoring runs' ids."""
-    key = hashlib.sha256(" ".join(c.id for c in scoring_configs(cfg)).encode()).hexdigest()[:12]
+    """<the runs folder's scores>/<dataset>-<model>-<key>: the key hashes the scoring runs' ids (which hold the
+    semantics version; it is named here too, so the key says it on its own)."""
+    blob = " ".join(c.id for c in scoring_configs(cfg)) + f" semantics={SEMANTICS}"
+    key = hashlib.sha256(blob.encode()).hexdigest()[:12]
     return store.scores_root(root) / f"{cfg.dataset}-{cfg.model}-{key}"
 
 
 def _data_hash(images, labels) -> str:
-    h = hashlib.sha256(images.numpy().tobytes())
-    h.update(labels.numpy().tobytes())
-    return h.hexdigest()[:16]
+    from .data import content_hash  # the one data hash (corruption cache keys use it too)
+
+    return content_hash(images, labels, 16)
+
+
+ARRAYS = ("el2n", "el2n_sq", "per_run")
+
+
+def _read_scores(d: Path):
+    """(scores dict, None) or (None, what is missing or wrong) for the score folder `d`."""
+    from . import config
+
+    prov = store.read_json(d / "provenance.json")
+    if not isinstance(prov, dict) or prov.get("complete") is not True:
+        return None, f"{d / 'provenance.json'} is missing or incomplete"
+    if prov.get("semantics") != config.SEMANTICS:
+        return None, f"{d} was computed by code of semantics {prov.get('semantics')}, not {config.SEMANTICS}"
+    arrays = {}
+    for k in ARRAYS:
+        problem = files.checked_problem(d / f"{k}.npy")  # same-size garbage (reversed, NaNs written in) too
+        if problem is not None:
+            return None, problem
+        arrays[k] = files.read_npy_checked(d / f"{k}.npy")
+        if arrays[k] is None or arrays[k].dtype.kind != "f":
+            return None, f"{d / (k + '.npy')} is not a float array"
+    n, runs = prov.get("n"), len(prov.get("runs") or ())
+    if arrays["el2n"].shape != (n,) or arrays["el2n_sq"].shape != (n,) or arrays["per_run"].shape != (runs, n):
+        return None, f"{d}: the arrays' shapes are not the {runs} runs × {n} images its provenance.json says"
+    bad = int((~np.isfinite(arrays["per_run"])).sum() + (~np.isfinite(arrays["el2n"])).sum())
+    if bad:
+        return None, f"{d}: {bad} EL2N scores are NaN or infinite (a scoring run diverged?)"
+    return {**arrays, "provenance": prov, "dir": d}, None
 
 
 def load_scores(cfg, root=None) -> dict | None:
-    """{'el2n', 'el2n_sq', 'per_run', 'provenance'} or None when missing or damaged."""
-    d = scores_dir(cfg, root)
-    prov = store.read_json(d / "provenance.json")
-    try:
-        arrays = {k: np.load(d / f"{k}.npy") for k in ("el2n", "el2n_sq", "per_run")}
-    except (OSError, ValueError):
-        return None
-    if not isinstance(prov, dict) or prov.get("complete") is not True or len(arrays["el2n"]) != prov.get("n"):
-        return None
-    return {**arrays, "provenance": prov, "dir": d}
+    """{'el2n', 'el2n_sq', 'per_run', 'provenance'} or None when missing or damaged (checksums, shapes, NaNs)."""
+    return _read_scores(scores_dir(cfg, root))[0]
 
 
 def check_scores(cfg, root=None) -> dict:
     """The scores for `cfg`'s subset; a clear error when they are missing or belong to other data."""
-    s = load_scores(cfg, root)
+    s, problem = _read_scores(scores_dir(cfg, root))
     if s is None:
         raise MissingDependency(
             f"EL2N scores for dataset={cfg.dataset!r} model={cfg.model!r} (el2n_epoch={cfg.el2n_epoch}, "
-            f"el2n_runs={cfg.el2n_runs}) are missing under {scores_dir(cfg, root)}; compute them with "
-            f"hslib.el2n.compute_scores(cfg) after training its scoring runs (notebook 01), or let hslib.sweep.run do both")
+            f"el2n_runs={cfg.el2n_runs}) are missing or damaged under {scores_dir(cfg, root)} ({problem}); compute "
+            f"them with hslib.el2n.compute_scores(cfg) after training its scoring runs (notebook 01), or let "
+            f"hslib.sweep.run do both")
     prov = s["provenance"]
     if (prov["dataset"], prov["model"]) != (cfg.dataset, cfg.model):
         raise ValueError(f"score file {s['dir']} was computed for dataset={prov['dataset']!r} model={prov['model']!r}, "
@@ -68,6 +93,9 @@ def subset_indices(scores: np.ndarray, ratio: float, kind: str = "hard", labels=
     if kind not in KINDS:
         raise ValueError(f"kind={kind!r} is not known; allowed values: {list(KINDS)}")
     scores = np.asarray(scores)
+    if scores.dtype.kind in "fc" and not np.isfinite(scores).all():  # NaN sorts anywhere: the subset would be noise
+        raise ValueError(f"scores hold {int((~np.isfinite(scores)).sum())} NaN or infinite values; allowed: finite "
+                         "numbers (recompute them: hslib.el2n.compute_scores)")
     n = len(scores)
     k = max(1, int(round(ratio * n)))
     # Ties are broken by index (stable sort), so a score file and a ratio always give the same subset.
@@ -93,10 +121,16 @@ def subset_for(cfg, root=None) -> np.ndarray:
     _, labels = train_split(cfg)
     idx = subset_indices(s["el2n"], cfg.data_ratio, cfg.subset, labels.numpy())
     path = s["dir"] / f"subset-{cfg.subset}-{cfg.data_ratio:.2f}.npy"
-    if not path.exists():
-        store.write_npy(path, idx)
+    score_hash = hashlib.sha256(s["el2n"].tobytes()).hexdigest()[:16]
+    record = store.read_json(path.with_suffix(".json"))
+    saved = files.read_npy_checked(path)
+    # The index file is a record of what trained: rewritten when damaged or made from other scores.
+    if not (isinstance(record, dict) and record.get("score_hash") == score_hash and saved is not None
+            and np.array_equal(saved, idx)):
+        path.with_suffix(".json").unlink(missing_ok=True)
+        files.write_npy_checked(path, idx)
         counts = np.bincount(labels.numpy()[idx], minlength=int(labels.max()) + 1)
         store.write_json(path.with_suffix(".json"), {
             "kind": cfg.subset, "ratio": cfg.data_ratio, "n": int(len(idx)), "scores": str(s["dir"]),
-            "score_hash": hashlib.sha256(s["el2n"].tobytes()).hexdigest()[:16], "per_class": counts.tolist()})
+            "score_hash": score_hash, "per_class": counts.tolist()})
     return idx

@@ -28,14 +28,17 @@ import fcntl
 import functools
 import io
 import json
+import math
 import os
 import subprocess
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from . import __version__
 from .config import SEMANTICS
+from .files import atomic_write
 
 OUTPUTS_ENV = "HSLIB_OUTPUTS"
 COMMITTED = ("figures", "results")
@@ -251,15 +254,9 @@ def held_locks(folder) -> list[tuple[Path, str]]:
 
 
 def _atomic_write(path, write):
-    """Write a file through `write(f)` into a temporary sibling, fsync, then rename: readers see all or nothing."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """Write a file through `write(f)` into a temporary sibling, fsync, then rename: readers see all or nothing;
+    a failed write removes its temporary (hslib.files, which the data loader's cache shares)."""
+    atomic_write(path, write)
 
 
 def _atomic_bytes(path, data: bytes):
@@ -339,10 +336,92 @@ def load_torch(path):
         return None
 
 
+class DamagedResult(UserWarning):
+    """A run folder's result.json exists but cannot be trusted; the run counts as not finished."""
+
+
+def _number(v, lo=None, hi=None, lo_open=False) -> bool:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        return False
+    return (lo is None or (v > lo if lo_open else v >= lo)) and (hi is None or v <= hi)
+
+
+# What a finished result's metrics must be: key -> (check, what it must be, required).
+_METRICS = {
+    "test_acc": (lambda v: _number(v, 0, 1), "a number in [0, 1]", True),
+    "density": (lambda v: _number(v, 0, 1, lo_open=True), "a number in (0, 1]", True),
+    # Every result this code writes has train_flops (LTH/OMP children add their parent's): required.
+    "train_flops": (lambda v: _number(v, 0), "a number >= 0", True),
+    "val_acc": (lambda v: v is None or _number(v, 0, 1), "a number in [0, 1]", False),
+    "train_acc": (lambda v: v is None or _number(v, 0, 1), "a number in [0, 1]", False),
+    "clean_acc": (lambda v: _number(v, 0, 1), "a number in [0, 1]", False),
+    "robust_acc": (lambda v: _number(v, 0, 1), "a number in [0, 1]", False),
+    "train_robust_acc": (lambda v: _number(v, 0, 1), "a number in [0, 1]", False),
+    "robust_gap": (lambda v: _number(v, -1, 1), "a number in [-1, 1]", False),
+    # A diverged run's loss may be NaN and is still a finished run: only the type is checked.
+    "test_loss": (lambda v: v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)), "a number", False),
+    "params": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "an integer >= 0", False),
+    "epochs_run": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "an integer >= 0", False),
+    "wall_time": (lambda v: _number(v, 0), "a number >= 0", False),
+    "corruption_source": (lambda v: isinstance(v, str), "a string", False),
+    "layer_density": (lambda v: isinstance(v, dict) and all(isinstance(k, str) and _number(x, 0, 1)
+                                                             for k, x in v.items()),
+                      "a dict of layer name -> number in [0, 1]", True),
+    "layers": (lambda v: isinstance(v, list) and all(isinstance(x, dict) for x in v), "a list of dicts", False),
+}
+
+
+def result_problem(directory, r) -> str | None:
+    """None if `r` is a finished result of the run folder `directory`, else what is wrong with it. Finished
+    means: complete, its id is the folder's name and its config's id, and its metrics have the right types
+    and ranges."""
+    from .config import RunConfig  # (config imports data, which imports this module)
+
+    if not isinstance(r, dict):
+        return "not a JSON object"
+    missing = [k for k in RESULT_KEYS if k not in r]
+    if missing:
+        return f"lacks {missing}"
+    if r["complete"] is not True:
+        return f"complete={r['complete']!r}, not true"
+    name = Path(directory).name
+    if r["id"] != name:
+        return f"id={r['id']!r} is not its folder name {name!r}"
+    if not isinstance(r["config"], dict):
+        return f"config is a {type(r['config']).__name__}, not a dict of RunConfig fields"
+    try:
+        cid = RunConfig.from_dict(r["config"]).id
+    except Exception as e:  # any field of any type may be wrong
+        return f"config is not a valid RunConfig ({type(e).__name__}: {e})"
+    if cid != r["id"]:
+        return f"its config is run {cid}, not run {r['id']} (copied from another run's folder?)"
+    for key, (ok, allowed, required) in _METRICS.items():
+        if key not in r:
+            if required:
+                return f"lacks {key!r}"
+            continue
+        if not ok(r[key]):
+            return f"{key}={r[key]!r} is not {allowed}"
+    return None
+
+
 def read_result(directory) -> dict | None:
-    """The run's result if it is complete, else None."""
-    r = read_json(Path(directory) / "result.json")
-    if not isinstance(r, dict) or any(k not in r for k in RESULT_KEYS) or r.get("complete") is not True:
+    """The run's result if it is finished (see result_problem), else None. A result.json that exists but
+    is not a finished result is damaged: a DamagedResult warning names the folder and what is wrong, and the
+    run counts as not finished, so a sweep or train.run trains it again. A result written by code of another
+    hslib.config.SEMANTICS is stale, not damaged: it is not finished either, silently."""
+    from . import config
+
+    path = Path(directory) / "result.json"
+    if not path.exists():
+        return None
+    r = read_json(path)
+    if isinstance(r, dict) and isinstance(r.get("semantics"), int) and r["semantics"] != config.SEMANTICS:
+        return None  # a run of older (or newer) code: not finished for this code, and not damaged (no warning)
+    problem = "unreadable or not JSON" if r is None else result_problem(directory, r)
+    if problem is not None:
+        warnings.warn(f"damaged run result {path}: {problem}; the run counts as not finished and is trained "
+                      "again", DamagedResult)  # attributed here: one warning per damaged folder
         return None
     return r
 
@@ -428,17 +507,25 @@ def write_tables(root=None, out=None, profile=None) -> dict:
             raise ValueError("write_tables needs out= or profile= (the tables of which profile?)")
         out = folder("results", profile, runs_root(root).parent)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    import pandas as pd
+
     paths = {"runs": out / "runs.csv", "layers": out / "layer_density.csv"}
-    df = results(root)
-    lt = layer_table(root)
-    if profile is not None and len(df):  # one runs folder holds every profile's runs (the profile is in the id)
-        df, lt = df[df["profile"] == profile], (lt[lt["profile"] == profile] if len(lt) else lt)
+    finished = finished_results(root)  # read once: both tables come from the same results
+    if profile is not None:  # one runs folder holds every profile's runs (the profile is in the id)
+        finished = [r for r in finished if r["config"].get("profile") == profile]
+    df = pd.DataFrame([result_row(r["config"], r) for r in finished])
+    lt = pd.DataFrame([row for r in finished for row in _layer_rows(r["config"], r)])
     if len(df):
         df = df.sort_values([c for c in ("profile", "dataset", "model", "method", "density", "data_ratio", "seed", "id")
                              if c in df]).reset_index(drop=True)
-    _atomic_bytes(paths["runs"], df.to_csv(index=False).encode())
-    _atomic_bytes(paths["layers"], lt.to_csv(index=False).encode())
+    try:  # the results are read first (that works read-only); only now is anything written
+        out.mkdir(parents=True, exist_ok=True)
+        _atomic_bytes(paths["runs"], df.to_csv(index=False).encode())
+        _atomic_bytes(paths["layers"], lt.to_csv(index=False).encode())
+    except OSError as e:  # read-only, full disk, not a folder: one clear error naming where, not a traceback
+        raise TablesNotWritten(e.errno, f"cannot write the results tables runs.csv and layer_density.csv to the "
+                               f"folder {out} ({e.strerror or e}); the runs' results are still readable with "
+                               "hslib.store.results(root)") from None
     return paths
 
 
@@ -449,6 +536,10 @@ def existing_file(path) -> str | None:
         return str(path) if path is not None and Path(path).is_file() else None
     except (OSError, ValueError):
         return None
+
+
+class TablesNotWritten(OSError):
+    """write_tables could not write its folder (read-only, full disk, ...)."""
 
 
 def path_problem(path) -> str | None:

@@ -94,6 +94,9 @@ def preflight(configs, executor: str = "inline", workers=None, **executor_option
     configs = _check(configs, executor, workers)
     EXECUTORS[executor].check(workers, executor_options)
     if not (executor == "slurm" and executor_options.get("dry_run")):
+        from .data import check_cache
+
+        check_cache()  # HSLIB_CACHE a file or read-only: one error naming it, not a failure in every run
         check_data({(c.dataset, c.data_root) for c in configs})
     return configs
 
@@ -156,7 +159,10 @@ def run(configs, executor: str = "inline", root=None, workers: int | None = None
         prog.close()
     if tables:  # each profile's tables beside its figures: <outputs>/results/<profile>/
         for name in sorted({c.profile for c in configs}):
-            store.write_tables(root, profile=name)
+            try:
+                store.write_tables(root, profile=name)
+            except OSError as e:  # the runs are done and readable: say it in one line, return the results
+                print(f"[sweep] tables not written: {e.strerror or e}", file=sys.stderr, flush=True)
     df = store.results_for(configs, root)
     df.attrs["failed"] = sorted({c.id for c in configs} - set(df["id"] if len(df) else []))
     df.attrs["seconds"] = time.perf_counter() - t0

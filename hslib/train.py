@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from . import data as hdata
-from . import scores, store
+from . import files, scores, store
 from .config import RunConfig
 from .device import (autocast, evaluate, headless, resolve_device,
                      tf32_scope, uses_tf32)
@@ -54,11 +54,19 @@ def lr_at(cfg: RunConfig, epoch: int) -> float:
 
 
 def preflight(cfg: RunConfig, root, parent: RunConfig | None = None) -> RunConfig | None:
-    """Every check that can fail, before any work: data present, parent finished, scores present."""
+    """Every check that can fail, before any work: data cache writable, data present, parent finished (and
+    sound), scores present."""
+    hdata.check_cache()
     hdata.check_available(cfg.dataset, cfg.data_root or None)
     parent = parent or parent_config(cfg)
     if parent is not None:
         check_parent(cfg, parent)
+        presult = store.run_dir(root, parent) / "result.json"
+        problem = store.result_problem(presult.parent, store.read_json(presult)) if presult.exists() else None
+        if problem is not None:  # e.g. it lacks train_flops: found now, not as a KeyError after training
+            raise MissingDependency(
+                f"method={cfg.method!r} needs its dense parent run {parent.id}, whose {presult} is damaged "
+                f"({problem}); the parent must be trained again (hslib.sweep.run does this for you)")
         if not store.is_finished(root, parent):
             raise MissingDependency(
                 f"method={cfg.method!r} needs its dense parent run {parent.id} (same data, model and seed) to be "
@@ -90,10 +98,33 @@ def run(config, root=None, progress: str = "auto", parent=None) -> dict:
             with tf32_scope(resolve_device(cfg.device), cfg.precision):  # for the whole run, backward passes too
                 result = _train(cfg, directory, root, parent_cfg, progress)
         except BaseException:
-            store.run_file(directory, "error").write_text(traceback.format_exc())
+            _write_error(directory, traceback.format_exc())
             raise
+        files.remove_temporaries(directory)  # e.g. a checkpoint's temporary left by a killed earlier attempt
     store.run_file(directory, "error").unlink(missing_ok=True)
     return result
+
+
+def _write_error(directory: Path, text: str):
+    """error.txt: the traceback, atomically; if that cannot be written (a full disk), a short message;
+    never an empty file. Never raises: the run's own error is what the caller must see."""
+    path = directory / "error.txt"
+    try:
+        store._atomic_bytes(path, text.encode())
+        return
+    except OSError as e:
+        lines = text.strip().splitlines()
+        short = f"{lines[-1][:500] if lines else 'the run failed'}\n(the full traceback could not be written: {e})\n"
+    try:
+        with open(path, "w") as f:
+            f.write(short)
+    except OSError:
+        pass
+    try:
+        if path.stat().st_size == 0:
+            path.unlink()
+    except OSError:
+        pass
 
 
 def _latest_checkpoint(directory: Path):
@@ -117,8 +148,11 @@ def _train(cfg: RunConfig, directory: Path, root, parent_cfg, progress) -> dict:
     model = model.to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    if cfg.method == "dense" and not store.run_file(directory, "init").exists():
-        store.save_torch(store.run_file(directory, "init"), model.state_dict())  # LTH rewinds its children to this
+    # LTH rewinds its children to this. Written whenever the run starts from scratch: an init.pt left in the
+    # folder by a damaged result (another run's folder copied here) is never kept.
+    init = store.run_file(directory, "init")
+    if cfg.method == "dense" and (not init.exists() or not any(directory.glob("ckpt-*.pt"))):
+        store.save_torch(init, model.state_dict())
 
     # Every sample is trained every epoch, the partial last batch included, except a last batch of one sample
     # (BatchNorm cannot train on it); steps_per_epoch (the sparse methods' schedules) counts the batches trained.
@@ -239,7 +273,11 @@ def _finish(cfg, directory, root, model, method, d, history, flops, wall, parent
         for n, p in maskable(model)]
     layer_density = {r["layer"]: r["density"] for r in layers}
     if parent_cfg is not None:  # the dense run this one was pruned from is part of its training cost
-        flops += store.read_result(store.run_dir(root, parent_cfg))["train_flops"]
+        parent_result = store.read_result(store.run_dir(root, parent_cfg))
+        if parent_result is None:  # damaged since the preflight checked it: a clear error, not a TypeError
+            raise MissingDependency(f"dense parent {parent_cfg.id}'s result under {store.run_dir(root, parent_cfg)} "
+                                    "is missing or damaged; train the parent again")
+        flops += parent_result["train_flops"]
     result = {
         "id": cfg.id, "config": cfg.to_dict(), "complete": True,
         "test_acc": test_acc, "test_loss": test_loss,

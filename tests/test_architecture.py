@@ -17,7 +17,7 @@ TIERS = {
     "spec": ["hslib", "hslib.registry", "hslib.vocabulary", "hslib.seeds", "hslib.config", "hslib.architectures",
              "hslib.erk", "hslib.paper", "hslib.findings", "hslib.series"],
     "planning": ["hslib.planning"],
-    "store": ["hslib.store"],
+    "store": ["hslib.files", "hslib.store"],
     "engine": ["hslib.data", "hslib.models", "hslib.device", "hslib.flops", "hslib.sparse", "hslib.sparse.masks",
                "hslib.sparse.distributions", "hslib.sparse.methods", "hslib.sparse.check", "hslib.scores",
                "hslib.rundata", "hslib.corruptions", "hslib._corruption_ops", "hslib.corrupted", "hslib.adversarial",
