@@ -136,7 +136,7 @@ def perturb(model: nn.Module, attack, x: torch.Tensor, y: torch.Tensor, bn_mode:
     return x_adv.detach()
 
 
-def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, norm: str = "linf",
+def evaluate_robust(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, norm: str = "linf",
              eps: float = 8 / 255, step: float = 2 / 255, steps: int = 20, batch_size: int = 256,
              device=None) -> dict:
     """Clean and PGD (default PGD-20, L∞ 8/255, random start) accuracy of `model` in eval mode.

@@ -112,7 +112,7 @@ def holm(p: np.ndarray) -> np.ndarray:
     return adjusted
 
 
-def evaluate(results: pd.DataFrame, profile: str, layers: pd.DataFrame | None = None) -> pd.DataFrame:
+def ledger(results: pd.DataFrame, profile: str, layers: pd.DataFrame | None = None) -> pd.DataFrame:
     """The ledger: one row per finding and panel (columns: COLUMNS). `results` is a runs table (runs.csv
     or hslib.store.results); `layers` the layer table (defaults to results.attrs['layers'])."""
     if layers is None:
@@ -204,17 +204,17 @@ def look_for(name, results: pd.DataFrame, profile: str, layers: pd.DataFrame | N
     each finding of the paper about this figure, its groups, and what this profile's runs say on each panel.
     p-values are Holm-adjusted across this figure's rows only; notebook 08 adjusts across the whole ledger."""
     fig = figure(name)
-    ledger = evaluate(results, profile, layers)
+    full = ledger(results, profile, layers)
     # the full-ledger adjustment counted the other figures' rows; redo it for this figure's rows alone
-    ledger = _adjust(ledger[ledger.figure == fig.number].copy())
+    table = _adjust(full[full.figure == fig.number].copy())
     lines = [f"**What to look for in Figure {fig.number}** ({fig.title}; `{profile}` profile)", ""]
-    if ledger.empty:
+    if table.empty:
         related = RELATED.get(fig.number)
         lines.append(f"The paper states no finding of its own about this figure; it cites it in support of Figure "
                      f"{related}'s findings, so compare it with them." if related else
                      "The paper states no comparison about this figure that the ledger tests; read it as an "
                      "illustration.")
-    for key, rows in ledger.groupby("key", sort=False):
+    for key, rows in table.groupby("key", sort=False):
         r0 = rows.iloc[0]
         said = ("**Extra check** (the paper shows this but does not state it):" if r0.extra else "**The paper:**")
         lines.append(f"- {said} {r0.statement}.  \n"
@@ -225,10 +225,10 @@ def look_for(name, results: pd.DataFrame, profile: str, layers: pd.DataFrame | N
             twin = seen.setdefault((r.dataset, r.model, r.evidence), r.panel)
             lines.append(f"  - {_row_words(r)}" if twin == r.panel else
                          f"  - ({r.panel}) the same runs as ({twin}) at this profile (one stand-in for both pairs).")
-    if ledger.p_value.notna().any():
+    if table.p_value.notna().any():
         lines += ["", "The 95% confidence intervals are not adjusted for the number of tests; the Holm-adjusted p "
                       "decides the verdict, so an interval that excludes zero can still be *inconclusive*."]
-    if (ledger.verdict == "not testable at this profile").any():
+    if (table.verdict == "not testable at this profile").any():
         lines += ["", f"Rows marked *not testable* cannot be decided at `{profile}`: run a profile with ≥ "
                       f"{MIN_SEEDS} seeds (`course` on a laptop, `gpu`, `paper`)."]
     return "\n".join(lines)

@@ -43,7 +43,7 @@ class Session:
         return store.folder("results", self.profile)
 
     def grid(self, experiment: str, methods=None):
-        return hsweep.grid(experiment, self.profile, methods=methods, data_root=self.data_root)
+        return planning.grid(experiment, self.profile, methods=methods, data_root=self.data_root)
 
     def sweep(self, configs):
         """Train what is missing (dependencies first) and return the runs' results as a DataFrame."""
@@ -59,7 +59,7 @@ class Session:
 
     def table(self, configs):
         """Train what is missing of `configs`, then their runs table with the layer table attached
-        (`df.attrs['layers']`), as hslib.figures.draw and hslib.claims.evaluate take it."""
+        (`df.attrs['layers']`), as hslib.figures.draw and hslib.claims.ledger take it."""
         df = self.sweep(configs)
         df.attrs["layers"] = store.layers_for(configs, self.runs)
         return df

@@ -101,13 +101,22 @@ def figure_configs(name, profile_name: str, **overrides) -> list[RunConfig]:
     return unique([c for p in figure(name).panels for c in panel_configs(p, profile_name, **overrides)])
 
 
-def grid(experiment: str, profile_name: str, **overrides) -> list[RunConfig]:
-    """The runs of one experiment grid: the union of what every panel drawing from it needs. A profile
-    therefore runs nothing that no figure draws."""
+def grid(experiment: str, profile_name: str, methods=None, **overrides) -> list[RunConfig]:
+    """The runs of one experiment grid: the union of what every panel drawing from it needs (a profile therefore
+    runs nothing that no figure draws). `methods` keeps only those methods (dense only if listed); `overrides`
+    are RunConfig fields (e.g. data_root, device)."""
     if experiment not in GRIDS:
         raise ValueError(f"experiment={experiment!r} is not known; allowed values: {list(GRIDS)}")
-    return unique([c for f in FIGURES for p in f.panels if p.grid == experiment
-                   for c in panel_configs(p, profile_name, **overrides)])
+    unknown = [m for m in (methods or []) if m not in METHODS]
+    if unknown:
+        raise ValueError(f"methods={unknown} are not known; allowed values: {list(METHODS)}")
+    configs = unique([c for f in FIGURES for p in f.panels if p.grid == experiment
+                      for c in panel_configs(p, profile_name, **overrides)])
+    if methods:
+        configs = [c for c in configs if c.method in methods]
+    if not configs:
+        raise ValueError(f"grid {experiment!r} of profile {profile_name!r} with methods={methods} has no runs")
+    return configs
 
 
 def all_configs(profile_name: str, **overrides) -> list[RunConfig]:

@@ -21,7 +21,8 @@ from pathlib import Path
 from .config import PROFILES
 from . import store
 from .series import FINAL, LANES, SERIES, label
-from .sweep import EXECUTORS, EXPERIMENTS, check_data, grid
+from .planning import grid
+from .sweep import EXECUTORS, EXPERIMENTS, check_data
 
 
 

@@ -1,6 +1,6 @@
 """Sweeps: the profile's grids as run configs, their dependencies, and three ways to execute them.
 
-A paper figure is dozens of runs. `grid(experiment, profile)` expands one experiment of a profile into
+A paper figure is dozens of runs. `hslib.planning.grid(experiment, profile)` expands one experiment of a profile into
 configs; `run(configs, executor=...)` trains whatever is not finished, in dependency order:
   wave 0  EL2N scoring runs, then the scores (runs that train on hard subsets need them)
   wave 1  every run without a parent, dense parents included
@@ -28,26 +28,10 @@ from .executors import EXECUTORS, SLURM_DEFAULTS, Progress
 from .paper import GRIDS
 from .planning import parent_config, plan, unique
 from .scores import load_scores, scores_dir
-from .vocabulary import METHODS
 
 
 # ------------------------------------------------------------------------------------------ grids
 EXPERIMENTS = tuple(GRIDS)
-
-
-def grid(experiment: str, profile: str = "smoke", methods=None, **overrides) -> list[RunConfig]:
-    """The runs of one experiment of a profile: what the figures drawing from it need (hslib.planning.grid).
-    `methods` restricts the methods (dense is kept when listed); `overrides` are RunConfig fields (e.g.
-    data_root, device)."""
-    unknown = [m for m in (methods or []) if m not in METHODS]
-    if unknown:
-        raise ValueError(f"methods={unknown} are not known; allowed values: {list(METHODS)}")
-    configs = planning.grid(experiment, profile, **overrides)
-    if methods:
-        configs = [c for c in configs if c.method in methods]
-    if not configs:
-        raise ValueError(f"grid {experiment!r} of profile {profile!r} with methods={methods} has no runs")
-    return configs
 
 
 # ------------------------------------------------------------------------------------------ planning
@@ -212,7 +196,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     experiments = EXPERIMENTS if "all" in args.experiment else args.experiment
     try:
-        configs = unique([c for e in experiments for c in grid(e, args.profile, methods=args.methods,
+        configs = unique([c for e in experiments for c in planning.grid(e, args.profile, methods=args.methods,
                                                                data_root=args.data)])
     except ValueError as e:
         ap.exit(2, f"{ap.prog}: error: {e}\n")

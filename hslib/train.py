@@ -53,7 +53,7 @@ def lr_at(cfg: RunConfig, epoch: int) -> float:
     return cfg.lr * cfg.lr_gamma ** drops
 
 
-def preflight(cfg: RunConfig, root, parent: RunConfig | None = None) -> RunConfig | None:
+def check_ready(cfg: RunConfig, root, parent: RunConfig | None = None) -> RunConfig | None:
     """Every check that can fail, before any work: data cache writable, data present, parent finished (and
     sound), scores present."""
     hdata.check_cache()
@@ -87,7 +87,7 @@ def run(config, root=None, progress: str = "auto", parent=None) -> dict:
     done = store.read_result(directory)
     if done is not None:
         return done
-    parent_cfg = preflight(cfg, root, as_config(parent) if parent is not None else None)
+    parent_cfg = check_ready(cfg, root, as_config(parent) if parent is not None else None)
     directory.mkdir(parents=True, exist_ok=True)
     with store.run_lock(directory):  # two sweeps asking for the same run: one trains, the other waits
         done = store.read_result(directory)
@@ -293,9 +293,9 @@ def _finish(cfg, directory, root, model, method, d, history, flops, wall, parent
     if cfg.adversarial:
         from . import adversarial
         kw = dict(norm=cfg.adversarial, eps=cfg.adv_eps, step=cfg.adv_step, steps=cfg.adv_eval_steps)
-        test = adversarial.evaluate(model, *d["test"], **kw)
+        test = adversarial.evaluate_robust(model, *d["test"], **kw)
         n = min(len(d["test"][1]), len(d["train"][1]))
-        train = adversarial.evaluate(model, d["train"][0][:n], d["train"][1][:n], **kw)
+        train = adversarial.evaluate_robust(model, d["train"][0][:n], d["train"][1][:n], **kw)
         result.update(clean_acc=test["clean_acc"], robust_acc=test["robust_acc"],
                       train_robust_acc=train["robust_acc"], robust_gap=train["robust_acc"] - test["robust_acc"])
     store.save_torch(store.run_file(directory, "final"), model.state_dict())

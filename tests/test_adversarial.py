@@ -131,13 +131,13 @@ def test_pgd20_robust_accuracy_below_clean(digits):
     0.03); at ε = 0.1, 0.85-0.94 (bound 0.4); a random ±ε sign perturbation of the same L∞ size minus PGD at
     ε = 0.1, 0.79-0.87 (bound 0.3: the drop comes from following the gradient, not the size of the change)."""
     model, images, labels = digits
-    res = A.evaluate(model, images, labels, eps=8 / 255, step=2 / 255, steps=20, batch_size=100)
+    res = A.evaluate_robust(model, images, labels, eps=8 / 255, step=2 / 255, steps=20, batch_size=100)
     assert res["n"] == len(labels)
     assert 0.85 < res["clean_acc"] <= 1
     assert 0 <= res["robust_acc"] <= res["clean_acc"] - 0.03, res
 
     eps = 0.1
-    strong = A.evaluate(model, images, labels, eps=eps, step=eps / 4, steps=20)
+    strong = A.evaluate_robust(model, images, labels, eps=eps, step=eps / 4, steps=20)
     assert strong["clean_acc"] == res["clean_acc"]
     assert strong["robust_acc"] < strong["clean_acc"] - 0.4, strong
     torch.manual_seed(0)
@@ -150,7 +150,7 @@ def test_pgd20_robust_accuracy_below_clean(digits):
 
 def test_l2_attack_lowers_accuracy(digits):
     model, images, labels = digits
-    res = A.evaluate(model, images, labels, norm="l2", eps=0.5, step=0.125, steps=20)
+    res = A.evaluate_robust(model, images, labels, norm="l2", eps=0.5, step=0.125, steps=20)
     assert res["robust_acc"] < res["clean_acc"] - 0.4, res  # measured gap, seeds 0-7 × OMP 1/2: 0.78-0.90
 
 
@@ -158,7 +158,7 @@ def test_evaluate_eps_zero_equals_clean_and_restores_mode(digits):
     model, images, labels = digits
     model.train()
     try:
-        res = A.evaluate(model, images, labels, eps=0.0, batch_size=64)  # 397 images: a ragged last batch
+        res = A.evaluate_robust(model, images, labels, eps=0.0, batch_size=64)  # 397 images: a ragged last batch
         assert model.training and all(m.training for m in model.modules())
     finally:
         model.eval()
@@ -258,9 +258,9 @@ def test_perturb_rejects_unknown_bn_mode():
 def test_evaluate_rejects_float_images_and_bad_settings():
     model = small_net()
     with pytest.raises(ValueError, match="uint8"):
-        A.evaluate(model, torch.rand(4, 1, 8, 8), torch.zeros(4, dtype=torch.long))
+        A.evaluate_robust(model, torch.rand(4, 1, 8, 8), torch.zeros(4, dtype=torch.long))
     images = torch.zeros(4, 1, 8, 8, dtype=torch.uint8)
     with pytest.raises(ValueError, match="steps="):
-        A.evaluate(model, images, torch.zeros(4, dtype=torch.long), steps=0)
+        A.evaluate_robust(model, images, torch.zeros(4, dtype=torch.long), steps=0)
     with pytest.raises(ValueError, match="batch_size="):
-        A.evaluate(model, images, torch.zeros(4, dtype=torch.long), batch_size=0)
+        A.evaluate_robust(model, images, torch.zeros(4, dtype=torch.long), batch_size=0)

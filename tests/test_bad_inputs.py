@@ -16,7 +16,7 @@ from unittest import mock
 import pytest
 import torch
 
-from hslib import adversarial, corruptions, sweep
+from hslib import adversarial, corruptions, planning, sweep
 from hslib.config import PROFILES, RunConfig
 from hslib.notebook import setup
 
@@ -118,19 +118,19 @@ CASES = [
     ("sweep-slurm-env", lambda t: mock.patch.dict(os.environ, {"HSLIB_SLURM_MEM_GB": "lots"})(
         sweep.slurm_options_from_env)(), ValueError,
      r"HSLIB_SLURM_MEM_GB='lots' is not allowed \(slurm option mem_gb\); allowed values: an integer"),
-    ("sweep-grid-experiment", lambda t: sweep.grid("fig99", "smoke"), ValueError,
+    ("sweep-grid-experiment", lambda t: planning.grid("fig99", "smoke"), ValueError,
      r"experiment='fig99' is not known; allowed values: \[.*'el2n'.*\]"),
-    ("sweep-grid-methods", lambda t: sweep.grid("el2n", "smoke", methods=["magic"]), ValueError,
+    ("sweep-grid-methods", lambda t: planning.grid("el2n", "smoke", methods=["magic"]), ValueError,
      r"methods=\['magic'\] are not known; allowed values: \[.*'set'.*\]"),
     # --- sweep API: data, checked once up front (a gpu sweep without CIFAR-100 used to fail once per run)
-    ("sweep-gpu-empty-data-root", lambda t: sweep.run(sweep.grid("corruption", "gpu", data_root=str(t / "empty")),
+    ("sweep-gpu-empty-data-root", lambda t: sweep.run(planning.grid("corruption", "gpu", data_root=str(t / "empty")),
                                                        root=t / "runs", progress="none"), FileNotFoundError,
      r"data_root='[^']*empty' has no dataset 'cifar100': looked for \S*cifar-100-python\. Put the torchvision"),
-    ("sweep-missing-data-root", lambda t: sweep.run(sweep.grid("el2n", "smoke", data_root=str(t / "nope")),
+    ("sweep-missing-data-root", lambda t: sweep.run(planning.grid("el2n", "smoke", data_root=str(t / "nope")),
                                                      root=t / "runs", progress="none"), FileNotFoundError,
      r"data_root='[^']*nope' is not a folder \(needed for \['digits'\]\); allowed values: '' \(\$HSLIB_DATA or "
      r"./data\) or an existing folder"),
-    ("sweep-default-data-root-without-cifar10", lambda t: sweep.run(sweep.grid("adversarial", "gpu"), root=t / "runs",
+    ("sweep-default-data-root-without-cifar10", lambda t: sweep.run(planning.grid("adversarial", "gpu"), root=t / "runs",
                                                                      progress="none"), FileNotFoundError,
      r"data_root='' = \$HSLIB_DATA or ./data, here \S+/data\) data_root='\S+' has no dataset 'cifar10'"),
     # --- notebook parameters of the wrong type, as papermill injects them

@@ -35,7 +35,7 @@ def row(ledger, key="set_snip_win_top30", panel="c"):
 
 def test_the_t_test_matches_scipy_and_the_hand_computation():
     margins = {0: 0.050, 1: 0.052, 2: 0.054}
-    ledger = claims.evaluate(results(margins), "paper")
+    ledger = claims.ledger(results(margins), "paper")
     r = row(ledger)
     diffs = np.array(list(margins.values()))
     # By hand: mean 0.052, sd 0.002, t = 0.052 / (0.002/√3) = 45.03 on 2 degrees of freedom; two-sided
@@ -60,18 +60,18 @@ def test_the_t_test_matches_scipy_and_the_hand_computation():
 
 def test_verdicts_follow_sign_significance_and_seed_count():
     # The same spread with the sign flipped: significant and negative.
-    r = row(claims.evaluate(results({0: -0.050, 1: -0.052, 2: -0.054}), "paper"))
+    r = row(claims.ledger(results({0: -0.050, 1: -0.052, 2: -0.054}), "paper"))
     assert r["diff"] == pytest.approx(-0.052) and r.p_value < 5e-4 and r.verdict == "contradicted"
     # Mean 0.01, sd 0.02: t = 0.01/(0.02/√3) = 0.866, p = 0.478 (not significant even before Holm).
-    r = row(claims.evaluate(results({0: 0.03, 1: -0.01, 2: 0.01}), "paper"))
+    r = row(claims.ledger(results({0: 0.03, 1: -0.01, 2: 0.01}), "paper"))
     assert r.p_value == pytest.approx(2 * stats.t.sf(0.01 / (0.02 / math.sqrt(3)), 2), rel=1e-6)
     assert r.p_value == pytest.approx(0.4778, abs=1e-4) and r.verdict == "inconclusive"
     # Two seeds: no test, the direction only.
-    r = row(claims.evaluate(results({0: 0.050, 1: 0.052}), "paper"))
+    r = row(claims.ledger(results({0: 0.050, 1: 0.052}), "paper"))
     assert r.n_seeds == 2 and np.isnan(r.p_value) and r["diff"] == pytest.approx(0.051)
     assert r.verdict == "not testable at this profile"
     # A panel without runs (Figure 2(d): Tiny-ImageNet / ResNet34) is not testable either.
-    r = row(claims.evaluate(results({0: 0.050, 1: 0.052, 2: 0.054}), "paper"), panel="d")
+    r = row(claims.ledger(results({0: 0.050, 1: 0.052, 2: 0.054}), "paper"), panel="d")
     assert r.n_seeds == 0 and r.verdict == "not testable at this profile"
 
 

@@ -162,11 +162,11 @@ STAT = [f.key for f in findings.FINDINGS if not f.structural]
 
 
 def _ledger(profile, effects=None):
-    return claims.evaluate(synthetic_results(profile, effects=effects), profile)
+    return claims.ledger(synthetic_results(profile, effects=effects), profile)
 
 
 def test_the_ledger_has_one_row_per_finding_and_panel_with_its_columns(synthetic):
-    ledger = claims.evaluate(synthetic["paper"], "paper")
+    ledger = claims.ledger(synthetic["paper"], "paper")
     expected = [(f.key, p) for f in findings.FINDINGS for p in f.panels]
     assert list(zip(ledger.key, ledger.panel)) == expected
     for col in ("key", "figure", "panel", "dataset", "model", "verdict", "diff", "ci_low", "ci_high", "p_value",
@@ -180,7 +180,7 @@ def test_the_ledger_has_one_row_per_finding_and_panel_with_its_columns(synthetic
 
 
 def test_no_planted_effect_gives_no_statistical_verdict(synthetic):
-    ledger = claims.evaluate(synthetic["paper"], "paper")
+    ledger = claims.ledger(synthetic["paper"], "paper")
     stat = ledger[ledger.kind == "statistical"]
     assert (stat.verdict == "inconclusive").all(), stat[stat.verdict != "inconclusive"][["key", "panel", "p_adjusted"]]
     assert (stat.n_seeds == 3).all() and stat.p_value.notna().all()
@@ -213,7 +213,7 @@ def test_a_planted_robustness_effect_reaches_the_adversarial_finding():
 
 
 def test_one_seed_is_not_testable_but_structural_claims_still_decide(synthetic):
-    ledger = claims.evaluate(synthetic["smoke"], "smoke")
+    ledger = claims.ledger(synthetic["smoke"], "smoke")
     stat, struct = ledger[ledger.kind == "statistical"], ledger[ledger.kind == "structural"]
     assert (stat.verdict == "not testable at this profile").all() and stat.p_value.isna().all()
     assert (struct.verdict == "supported").all()  # ERK/SNIP layers denser; LTH/OMP pay their dense parent
@@ -228,7 +228,7 @@ def test_a_reversed_structural_property_is_contradicted():
     erk = swapped.method.isin(["set", "snip"])
     flat = swapped.method.isin(["gmp", "lth", "omp"])
     swapped.loc[erk, "density"], swapped.loc[flat, "density"] = 0.2, 0.9
-    ledger = claims.evaluate(df, "smoke", layers=swapped).set_index(["key", "panel"])
+    ledger = claims.ledger(df, "smoke", layers=swapped).set_index(["key", "panel"])
     assert ledger.loc[("shallow_layers_denser", "a"), "verdict"] == "contradicted"
 
 

@@ -131,7 +131,7 @@ def test_every_executor_is_one_registry_entry_with_the_common_interface(name):
         with pytest.raises(ValueError, match=rf"workers=2 only applies to executor='local', not executor='{name}'"):
             ex.check(2, {})
     if name != "slurm":
-        with pytest.raises(ValueError, match=rf"option\(s\) partition='gpu' only apply to executor='slurm'"):
+        with pytest.raises(ValueError, match=r"option\(s\) partition='gpu' only apply to executor='slurm'"):
             ex.check(None, {"partition": "gpu"})
     assert ex.takes_children({}) is False
     with pytest.raises(UnknownName, match=r"executor='ray' is not known; allowed values: \['inline', 'local', 'slurm'\]"):

@@ -218,7 +218,7 @@ def test_submitit_executor_runs_a_sweep_through_its_local_cluster(tmp_path):
 
 
 def test_slurm_dry_run_shows_the_submission(tmp_path, capsys):
-    cfgs = sweep.grid("el2n", "paper")
+    cfgs = planning.grid("el2n", "paper")
     df = sweep.run(cfgs, executor="slurm", root=tmp_path / "runs", dry_run=True, partition="gpu",
                    array_parallelism=16, timeout_min=600)
     out = capsys.readouterr().out
@@ -246,8 +246,8 @@ def test_a_failed_run_is_reported_and_does_not_stop_the_others(tmp_path, capsys)
     (lambda r: sweep.run([tiny("set")], executor="cluster", root=r), "executor='cluster'"),
     (lambda r: sweep.run([tiny("set")], executor="local", workers=0, root=r), "workers=0"),
     (lambda r: sweep.run([], root=r), "configs is empty"),
-    (lambda r: sweep.grid("el2n", "smoke", methods=["magic"]), "methods=['magic']"),
-    (lambda r: sweep.grid("fig99", "smoke"), "experiment='fig99'"),
+    (lambda r: planning.grid("el2n", "smoke", methods=["magic"]), "methods=['magic']"),
+    (lambda r: planning.grid("fig99", "smoke"), "experiment='fig99'"),
     (lambda r: sweep.run([tiny("set")], executor="slurm", root=r, parents="never"), "parents='never'"),
     (lambda r: sweep.run([tiny("set")], executor="inline", root=r, partition="gpu"), "only apply to executor='slurm'"),
 ])
@@ -258,13 +258,13 @@ def test_bad_sweep_input_fails_before_anything_runs(tmp_path, call, needle):
 
 
 def test_profile_grids_have_the_paper_matrix():
-    el2n = sweep.grid("el2n", "paper")
+    el2n = planning.grid("el2n", "paper")
     # 2 pairs x 2 ratios x 3 seeds x ((5 methods + the paper code's SNIP) x 9 sparsities + dense)
     assert len(el2n) == 2 * 2 * 3 * (6 * 9 + 1)
     assert {c.subset for c in el2n} == {"hard"} and {c.data_ratio for c in el2n} == {0.5, 0.3}
-    adv = sweep.grid("adversarial", "paper")
+    adv = planning.grid("adversarial", "paper")
     assert {c.adversarial for c in adv} == {"linf"} and {round(1 - c.density, 2) for c in adv if c.method != "dense"} == {0.8, 0.9}
-    sev = sweep.grid("severity", "paper")
+    sev = planning.grid("severity", "paper")
     assert {c.severity for c in sev} == {2, 4, 6} and {c.data_ratio for c in sev} == {0.3}
     assert all(c.corruption == "gaussian_noise+impulse_noise+defocus_blur" for c in sev)
 
