@@ -92,7 +92,7 @@ def _check_figure(path: Path):
 
 
 def _claims(profile: str, outputs: Path) -> str:
-    path = store.folder("results", profile, outputs) / "claims.csv"
+    path = store.results_file(profile, "claims", outputs)
     if not path.exists():
         return f'<p class="missing">{escape(str(path))} does not exist (notebook 08_claims writes it).</p>'
     with open(path, newline="") as f:

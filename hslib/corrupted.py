@@ -25,8 +25,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import files, store
+from . import store
 from .data import _cache_dir, data_root, tinyimagenet_test_files
+from .files import checked_problem, read_npy_checked, write_npy_checked
 from .seeds import derive_seed
 from .corruptions import corrupt
 from .data import load_dataset
@@ -66,12 +67,12 @@ def read_layout(folder, name: str, n: int, levels: int) -> np.ndarray | None:
 def write_layout(folder, name: str, stacked: np.ndarray, labels: np.ndarray):
     """Write <name>.npy (severities stacked, NHWC uint8) and labels.npy atomically, each with its checksum."""
     for fname, arr in ((f"{name}.npy", stacked), ("labels.npy", labels)):
-        files.write_npy_checked(Path(folder) / fname, arr)
+        write_npy_checked(Path(folder) / fname, arr)
 
 
 def _read_cached(folder, name: str, n: int, levels: int) -> np.ndarray | None:
     """read_layout of a file this module generated, only if it matches its checksum (else: rebuild it)."""
-    if files.checked_problem(Path(folder) / f"{name}.npy") is not None:
+    if checked_problem(Path(folder) / f"{name}.npy") is not None:
         return None
     return read_layout(folder, name, n, levels)
 
@@ -197,7 +198,7 @@ def real_tiny_split(folder, name: str, severity: int, files, listed_by, cache=No
     n = len(files)
 
     def cached():
-        arr = files.read_npy_checked(out, mmap_mode="r")  # None if missing or not its checksum
+        arr = read_npy_checked(out, mmap_mode="r")  # None if missing or not its checksum
         return arr if arr is not None and arr.dtype == np.uint8 and arr.shape == (n, TINY_SIZE, TINY_SIZE, 3) \
             else None
 
@@ -211,7 +212,7 @@ def real_tiny_split(folder, name: str, severity: int, files, listed_by, cache=No
             decoded = np.empty((n, TINY_SIZE, TINY_SIZE, 3), dtype=np.uint8)
             for i, (fname, wnid) in enumerate(files):
                 decoded[i] = _decode(sub / wnid / fname, listed_by)
-            files.write_npy_checked(out, decoded)
+            write_npy_checked(out, decoded)
             arr = cached()
     return arr
 

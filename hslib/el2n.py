@@ -122,7 +122,7 @@ def _scoring_models(cfg, root, image_size: int):
     """The finished scoring runs' models, one at a time, on the training device."""
     for c in scoring_configs(cfg):
         model = build_model(c.model, _classes(c), width=c.width, image_size=image_size, dataset=c.dataset)
-        model.load_state_dict(store.load_torch(store.run_dir(root, c) / "final.pt"))
+        model.load_state_dict(store.load_torch(store.run_file(store.run_dir(root, c), "final")))
         yield model.to(resolve_device(c.device))
 
 

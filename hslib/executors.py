@@ -65,7 +65,7 @@ def _run_one(cfg_dict: dict, root: str, progress: str, log_to_file: bool) -> tup
     """Worker body: train one config; return (id, result or None, error or None, log path)."""
     cfg = RunConfig.from_dict(cfg_dict)
     d = store.run_dir(root, cfg)
-    log = d / "train.log"
+    log = store.run_file(d, "train_log")
     try:
         if log_to_file:
             d.mkdir(parents=True, exist_ok=True)
@@ -83,7 +83,7 @@ def _run_one(cfg_dict: dict, root: str, progress: str, log_to_file: bool) -> tup
             error = f"{type(e).__name__}: the run folder {d} {store.path_problem(d) or 'is too long a path'}"
         # The log named is one that exists: a run that failed before it started has neither file (inline runs
         # never have a train.log), and the handler itself must not fail on a path the OS refuses.
-        return cfg.id, None, error, store.existing_file(d / "error.txt") or store.existing_file(log)
+        return cfg.id, None, error, store.existing_file(store.run_file(d, "error")) or store.existing_file(log)
 
 
 def _init_worker(threads: int, gpu_queue):
@@ -160,10 +160,10 @@ def _fail_dead_workers(pending: dict, procs: dict, strikes: dict, root, prog):
         d = store.run_dir(root, c)
         try:
             if d.is_dir():  # for whoever looks in the run's folder (a retry removes it)
-                (d / "error.txt").write_text(error + "\n")
+                store.run_file(d, "error").write_text(error + "\n")
         except OSError:
             pass
-        prog.finished(c, error=error, log=store.existing_file(d / "error.txt") or store.existing_file(d / "train.log"))
+        prog.finished(c, error=error, log=store.existing_file(store.run_file(d, "error")) or store.existing_file(store.run_file(d, "train_log")))
 
 
 class _SubmititRun:

@@ -46,7 +46,10 @@ GENERATED = ("runs", "scores", "notebooks", "book", "slurm")
 PER_PROFILE = ("figures", "results", "notebooks", "book")
 # A run folder's files, by what they hold (the only place their names are written).
 RUN_FILES = {"config": "config.json", "log": "log.jsonl", "updates": "updates.jsonl", "init": "init.pt",
-             "final": "final.pt", "masks": "masks.pt", "result": "result.json", "error": "error.txt"}
+             "final": "final.pt", "masks": "masks.pt", "result": "result.json", "error": "error.txt",
+             "train_log": "train.log", "lock": ".lock"}
+# A profile's results folder: its tables, by what they hold.
+RESULT_FILES = {"runs": "runs.csv", "layers": "layer_density.csv", "claims": "claims.csv"}
 
 
 # ------------------------------------------------------------------------------------------ the layout
@@ -106,6 +109,23 @@ def run_file(directory, kind: str) -> Path:
     return Path(directory) / RUN_FILES[kind]
 
 
+def checkpoint(directory, epoch: int) -> Path:
+    """The checkpoint a run folder holds after `epoch` epochs (the newest two are kept while it trains)."""
+    return Path(directory) / f"ckpt-{epoch:04d}.pt"
+
+
+def checkpoints(directory) -> list[Path]:
+    """A run folder's checkpoints, oldest first."""
+    return sorted(Path(directory).glob("ckpt-*.pt"))
+
+
+def results_file(profile: str, kind: str, outputs=None) -> Path:
+    """A table of a profile's results folder by what it holds (RESULT_FILES)."""
+    if kind not in RESULT_FILES:
+        raise ValueError(f"kind={kind!r} is not a results table; allowed values: {list(RESULT_FILES)}")
+    return folder("results", profile, outputs) / RESULT_FILES[kind]
+
+
 # ------------------------------------------------------------------------------------------ provenance
 @functools.lru_cache(maxsize=1)
 def _git_state() -> tuple:
@@ -144,7 +164,7 @@ def run_lock(directory):
     """An exclusive lock on a run directory (released by the OS if the holder dies, so never stale). The holder
     writes its pid into the lock file, so that a process that has to wait can say for what and for whom."""
     directory = Path(directory)
-    path = directory / ".lock"
+    path = run_file(directory, "lock")
     told = False
     while True:
         directory.mkdir(parents=True, exist_ok=True)  # again after a removal (below)
@@ -198,7 +218,7 @@ def _holder(f) -> str:
 def lock_holder(directory) -> int | None:
     """The pid that last took the run lock of `directory` (it may have finished or died since), or None."""
     try:
-        pid = (Path(directory) / ".lock").read_text().strip()
+        pid = run_file(directory, "lock").read_text().strip()
     except (OSError, ValueError):
         return None
     return int(pid) if pid.isdigit() else None
@@ -222,7 +242,7 @@ def remove_run(directory) -> bool:
 
     directory = Path(directory)
     try:
-        f = open(directory / ".lock", "a+")
+        f = open(run_file(directory, "lock"), "a+")
     except FileNotFoundError:  # no folder (nothing to do), or one that no run ever locked
         if directory.exists():
             shutil.rmtree(directory)
@@ -240,7 +260,7 @@ def remove_run(directory) -> bool:
 def held_locks(folder) -> list[tuple[Path, str]]:
     """(folder, holder pid) of every lock under `folder` that another process holds now."""
     held = []
-    for path in sorted(Path(folder).rglob(".lock")):
+    for path in sorted(Path(folder).rglob(RUN_FILES["lock"])):
         try:
             with open(path, "a+") as f:
                 try:
@@ -272,6 +292,11 @@ def write_figure(fig, path, **savefig):
     """A matplotlib figure saved atomically (format from the suffix): a full disk never leaves a truncated image."""
     fmt = Path(path).suffix.lstrip(".")
     _atomic_write(path, lambda f: fig.savefig(f, format=fmt, **savefig))
+
+
+def write_csv(path, df):
+    """A pandas table as CSV, atomically (no index column)."""
+    _atomic_bytes(path, df.to_csv(index=False).encode())
 
 
 def write_json(path, obj):
@@ -412,7 +437,7 @@ def read_result(directory) -> dict | None:
     hslib.config.SEMANTICS is stale, not damaged: it is not finished either, silently."""
     from . import config
 
-    path = Path(directory) / "result.json"
+    path = run_file(directory, "result")
     if not path.exists():
         return None
     r = read_json(path)
@@ -509,7 +534,7 @@ def write_tables(root=None, out=None, profile=None) -> dict:
     out = Path(out)
     import pandas as pd
 
-    paths = {"runs": out / "runs.csv", "layers": out / "layer_density.csv"}
+    paths = {"runs": out / RESULT_FILES["runs"], "layers": out / RESULT_FILES["layers"]}
     finished = finished_results(root)  # read once: both tables come from the same results
     if profile is not None:  # one runs folder holds every profile's runs (the profile is in the id)
         finished = [r for r in finished if r["config"].get("profile") == profile]
@@ -520,8 +545,8 @@ def write_tables(root=None, out=None, profile=None) -> dict:
                              if c in df]).reset_index(drop=True)
     try:  # the results are read first (that works read-only); only now is anything written
         out.mkdir(parents=True, exist_ok=True)
-        _atomic_bytes(paths["runs"], df.to_csv(index=False).encode())
-        _atomic_bytes(paths["layers"], lt.to_csv(index=False).encode())
+        write_csv(paths["runs"], df)
+        write_csv(paths["layers"], lt)
     except OSError as e:  # read-only, full disk, not a folder: one clear error naming where, not a traceback
         raise TablesNotWritten(e.errno, f"cannot write the results tables runs.csv and layer_density.csv to the "
                                f"folder {out} ({e.strerror or e}); the runs' results are still readable with "

@@ -119,7 +119,7 @@ def run(configs, executor: str = "inline", root=None, workers: int | None = None
             for c in wave:
                 p = parent_config(c)
                 if p is not None and not store.is_finished(root, p):
-                    prog.finished(c, error=f"dense parent {p.id} did not finish", log=store.run_dir(root, p) / "error.txt")
+                    prog.finished(c, error=f"dense parent {p.id} did not finish", log=store.run_file(store.run_dir(root, p), "error"))
                     failed.add(c.id)
                 elif c.uses_scores and load_scores(c, root) is None:
                     prog.finished(c, error="its EL2N scores could not be computed", log="see the scoring runs above")

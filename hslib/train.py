@@ -61,7 +61,7 @@ def check_ready(cfg: RunConfig, root, parent: RunConfig | None = None) -> RunCon
     parent = parent or parent_config(cfg)
     if parent is not None:
         check_parent(cfg, parent)
-        presult = store.run_dir(root, parent) / "result.json"
+        presult = store.run_file(store.run_dir(root, parent), "result")
         problem = store.result_problem(presult.parent, store.read_json(presult)) if presult.exists() else None
         if problem is not None:  # e.g. it lacks train_flops: found now, not as a KeyError after training
             raise MissingDependency(
@@ -108,7 +108,7 @@ def run(config, root=None, progress: str = "auto", parent=None) -> dict:
 def _write_error(directory: Path, text: str):
     """error.txt: the traceback, atomically; if that cannot be written (a full disk), a short message;
     never an empty file. Never raises: the run's own error is what the caller must see."""
-    path = directory / "error.txt"
+    path = store.run_file(directory, "error")
     try:
         store._atomic_bytes(path, text.encode())
         return
@@ -129,7 +129,7 @@ def _write_error(directory: Path, text: str):
 
 def _latest_checkpoint(directory: Path):
     """The newest checkpoint that loads; damaged ones are skipped (and reported)."""
-    for path in sorted(directory.glob("ckpt-*.pt"), reverse=True):
+    for path in reversed(store.checkpoints(directory)):
         ckpt = store.load_torch(path)
         if isinstance(ckpt, dict) and {"epoch", "model", "optimizer", "method", "history"} <= set(ckpt):
             return ckpt
@@ -151,7 +151,7 @@ def _train(cfg: RunConfig, directory: Path, root, parent_cfg, progress) -> dict:
     # LTH rewinds its children to this. Written whenever the run starts from scratch: an init.pt left in the
     # folder by a damaged result (another run's folder copied here) is never kept.
     init = store.run_file(directory, "init")
-    if cfg.method == "dense" and (not init.exists() or not any(directory.glob("ckpt-*.pt"))):
+    if cfg.method == "dense" and (not init.exists() or not store.checkpoints(directory)):
         store.save_torch(init, model.state_dict())
 
     # Every sample is trained every epoch, the partial last batch included, except a last batch of one sample
@@ -241,10 +241,10 @@ def _train(cfg: RunConfig, directory: Path, root, parent_cfg, progress) -> dict:
         history.append({"epoch": epoch + 1, "lr": lr, "train_loss": train_loss, "train_acc": train_acc,
                         "val_loss": val_loss, "val_acc": val_acc, "density": method.updates[-1]["density"],
                         "train_flops": flops, "train_time": train_time, "wall_time": wall})
-        store.save_torch(directory / f"ckpt-{epoch + 1:04d}.pt", {
+        store.save_torch(store.checkpoint(directory, epoch + 1), {
             "epoch": epoch + 1, "model": model.state_dict(), "optimizer": opt.state_dict(),
             "method": method.state_dict(), "history": history, "train_flops": flops, "wall_time": wall})
-        for old in sorted(directory.glob("ckpt-*.pt"))[:-KEEP_CHECKPOINTS]:
+        for old in store.checkpoints(directory)[:-KEEP_CHECKPOINTS]:
             old.unlink()
         store.write_jsonl(store.run_file(directory, "log"), history)
         _die_if_asked(cfg)
@@ -303,6 +303,6 @@ def _finish(cfg, directory, root, model, method, d, history, flops, wall, parent
         store.save_torch(store.run_file(directory, "masks"), method.masks.state_dict())
     store.write_jsonl(store.run_file(directory, "updates"), method.updates)
     store.write_json(store.run_file(directory, "result"), result)  # last: from here on the run counts as finished
-    for ckpt in directory.glob("ckpt-*.pt"):
+    for ckpt in store.checkpoints(directory):
         ckpt.unlink()
     return result

@@ -64,24 +64,11 @@ def registry():
         METHODS.add(name, entry, replace=True)
 
 
-SOLUTION = '''
-import torch
-from hslib.sparse import Method, layer_counts
+from test_exercise import CORRECT  # noqa: E402  (the exercise's reference solution, one copy)
 
-
-class MyMagnitude(Method):
-    name, label, colour, distributions = "my_magnitude", "My magnitude", "#637939", ("erk",)
-
-    @torch.no_grad()
-    def init(self, ctx):
-        for i, (w, k) in enumerate(zip(self.masks.params, layer_counts(self.model, "erk", self.cfg.density))):
-            keep = torch.zeros(w.numel(), dtype=torch.bool)
-            keep[w.abs().flatten().argsort(descending=DESCENDING)[:k]] = True
-            self.masks.set(i, keep.view_as(w))
-        self._after_mask_change(0)
-'''
-STUDENT_A = SOLUTION.replace("DESCENDING", "True")  # keeps the largest |w|
-STUDENT_B = SOLUTION.replace("DESCENDING", "False")  # keeps the smallest: same class name, other code
+STUDENT_A = CORRECT  # keeps the largest |w|
+STUDENT_B = CORRECT.replace("descending=True", "descending=False")  # keeps the smallest: same class name, other code
+assert STUDENT_B != STUDENT_A
 
 
 def _solution(source):

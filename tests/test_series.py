@@ -10,6 +10,7 @@ from PIL import Image
 from hslib import claims, findings, paper, planning, reproduce, store
 from hslib.config import base_config
 from hslib.scores import load_scores
+from hslib.series import SERIES, TRAINING_METHODS
 
 # The series takes ~8 minutes on 2 cores: `pytest -m "not slow"` skips it for a fast inner loop.
 pytestmark = pytest.mark.slow
@@ -68,12 +69,12 @@ def test_every_paper_figure_is_written(series):
 def test_notebook_03_ran_once_per_method(series):
     out, timings = series
     names = {name for name, _ in timings}
-    for m in reproduce.TRAINING_METHODS:
+    for m in TRAINING_METHODS:
         assert f"03_sparse_training-{m}" in names
         nb = json.loads((out / "notebooks" / "smoke" / f"03_sparse_training-{m}.ipynb").read_text())
         injected = [c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
         assert injected and f'method = "{m}"' in "".join(injected[0]["source"])
-    assert len(timings) == len(reproduce.SERIES)
+    assert len(timings) == len(SERIES)
 
 
 def expected_runs():
@@ -122,6 +123,6 @@ def test_the_book_opens_in_a_browser(series):
 
     out, _ = series
     seen = check_book(out, "smoke")
-    labels = {name + "".join(f"-{v}" for v in extra.values()) for name, extra in reproduce.SERIES}
+    labels = {name + "".join(f"-{v}" for v in extra.values()) for name, extra in SERIES}
     assert {p.stem for p in seen["notebooks"]} == labels  # every notebook of the series has its page
     assert seen["images"] == len(paper.FIGURES)  # one thumbnail per paper figure
