@@ -513,7 +513,13 @@ def saturate(x8, p: Saturate, rng):  # 2.19
 
 
 # name -> the function that applies it (x8 NHWC uint8, parameters, RandomState) -> array, in NAMES order.
-OPERATIONS = Registry("corruption")
+def _check_operation(name, fn):
+    if not callable(fn) or name not in NAMES:
+        raise ValueError(f"corruption {name!r}: {fn!r} is not allowed; allowed: a function (x8, parameters, rng) -> "
+                         f"array, under one of the names {list(NAMES)}")
+
+
+OPERATIONS = Registry("corruption", _check_operation)
 for _op in (gaussian_noise, shot_noise, impulse_noise, defocus_blur, glass_blur, motion_blur, zoom_blur, snow, frost,
             fog, brightness, contrast, elastic_transform, pixelate, jpeg_compression, speckle_noise, gaussian_blur,
             spatter, saturate):

@@ -83,6 +83,14 @@ def test_the_embedded_dataset_loads_as_its_entry_says():
     assert len(class_names("digits")) == info.num_classes and set(info.example_classes) <= set(class_names("digits"))
 
 
+def test_a_corruption_operation_is_validated_when_added():
+    with pytest.raises(ValueError, match=r"corruption 'gaussian_noise': 3 is not allowed; allowed: a function"):
+        corruptions.OPERATIONS.add("gaussian_noise", 3, replace=True)
+    with pytest.raises(ValueError, match=r"corruption 'rain': .* under one of the names"):
+        corruptions.OPERATIONS.add("rain", lambda x8, p, rng: x8)
+    assert corruptions.OPERATIONS["gaussian_noise"] is corruptions.gaussian_noise and "rain" not in corruptions.OPERATIONS
+
+
 @pytest.mark.parametrize("name", CORRUPTIONS)
 def test_every_corruption_name_has_its_operation(name):
     assert list(corruptions.OPERATIONS) == list(CORRUPTIONS) and corruptions.OPERATIONS[name].__name__ == name
