@@ -11,6 +11,8 @@ import math
 
 from .vocabulary import MODELS
 
+IMAGE_SIZES = (16, 32, 64)  # input sides the models take: CIFAR's 32, Tiny-ImageNet's 64, digits at 16 (course)
+
 RESNET_BLOCKS = {"resnet18": (2, 2, 2, 2), "resnet34": (3, 4, 6, 3)}  # BasicBlocks per stage
 RESNET_WIDTHS = (64, 128, 256, 512)
 VGG_CONFIGS = {  # channels of each 3×3 conv, "M" = 2×2 max-pool
@@ -38,7 +40,7 @@ def masked_layers(model: str, num_classes: int, width: float = 1.0, image_size: 
     family = MODELS[model].family
     if family == "resnet":
         c = [channels(w, width) for w in RESNET_WIDTHS]
-        hw = 32  # a 64×64 input meets a 7×7 stride-2 stem, so the stages always start at 32×32
+        hw = image_size // 2 if image_size >= 64 else image_size  # a 64×64 input meets a 7×7 stride-2 stem
         layers = [_conv("conv1.weight", 3, c[0], 7 if image_size >= 64 else 3, hw)]
         cin = c[0]
         for stage, (blocks, cout) in enumerate(zip(RESNET_BLOCKS[model], c)):
@@ -54,7 +56,7 @@ def masked_layers(model: str, num_classes: int, width: float = 1.0, image_size: 
     layers, cin, hw, index = [], 3, image_size, 0
     for v in VGG_CONFIGS[model]:
         if v == "M":
-            hw, index = hw // 2, index + 1
+            hw, index = (hw + 1) // 2, index + 1  # ceil mode: a 1×1 map stays 1×1
         else:
             cout = channels(v, width)
             layers.append(_conv(f"features.{index}.weight", cin, cout, 3, hw))

@@ -16,13 +16,14 @@ import numbers
 import re
 from dataclasses import dataclass, fields
 
+from .architectures import IMAGE_SIZES
 from .vocabulary import ADVERSARIAL, BN_MODES, CORRUPTIONS, DATASETS, METHODS, MODELS, PRECISIONS, SEVERITIES
 
 SUBSETS = ("random", "hard", "easy", "hard_balanced")  # hard/easy = EL2N top/bottom x%
 # The version of what a run computes. Bump it whenever a change to the code would change a finished run's
 # results (training loop, a method, data decoding, augmentation, corruption parameters, EL2N): it is part of
 # every run id and every data cache key, so runs and caches of older semantics are never silently reused.
-SEMANTICS = 1
+SEMANTICS = 2  # 2: train_acc is the fit of the run's own training subset (eval mode, no augmentation)
 # Fields that say where or how a run executes, not what it computes: left out of the id.
 EXECUTION_FIELDS = ("device", "compile", "data_root")
 
@@ -45,6 +46,7 @@ class RunConfig:
     subset: str = "random"  # how that fraction is chosen: random, or by EL2N score (hard/easy/hard_balanced)
     el2n_epoch: int = 20  # EL2N scoring: epochs of dense training before scoring
     el2n_runs: int = 10  # EL2N scoring: independent runs averaged
+    image_size: int = 0  # train and test at this side length (images resized after corruption); 0 = the data's own
     label_noise: float = 0.0  # fraction of training labels replaced by another class (fixed draw; tests, teaching)
     corruption: str = ""  # "" or corruption names joined by "+"; one drawn per image
     severity: int = 5
@@ -58,6 +60,10 @@ class RunConfig:
     epochs: int = 200
     stop_epoch: int = 0  # stop after this many epochs of the `epochs` schedule (EL2N scoring); 0 = all
     batch_size: int = 128
+    # 0 = an epoch is one pass over the training subset (the paper). N = every epoch is N batches, drawn as
+    # consecutive shuffled passes: every run then takes the same number of optimizer steps whatever its data
+    # ratio, so a 30% subset is not starved of steps (the course profile, where runs must converge).
+    steps_per_epoch: int = 0
     lr: float = 0.1
     momentum: float = 0.9
     nesterov: bool = True
@@ -191,6 +197,11 @@ class RunConfig:
             _fail("data_ratio", self.data_ratio, "a number in (0, 1]")
         if not (isinstance(self.label_noise, (int, float)) and 0 <= self.label_noise < 1):
             _fail("label_noise", self.label_noise, "a number in [0, 1)")
+        if isinstance(self.image_size, bool) or self.image_size not in (0,) + IMAGE_SIZES:
+            _fail("image_size", self.image_size, [0, *IMAGE_SIZES])
+        if not (isinstance(self.steps_per_epoch, int) and not isinstance(self.steps_per_epoch, bool)
+                and self.steps_per_epoch >= 0):
+            _fail("steps_per_epoch", self.steps_per_epoch, "0 (one pass over the subset) or an integer >= 1")
         if self.subset not in SUBSETS:
             _fail("subset", self.subset, list(SUBSETS))
         for name in ("el2n_epoch", "el2n_runs", "epochs", "batch_size", "snip_batch", "adv_steps", "adv_eval_steps"):
@@ -291,15 +302,20 @@ PROFILES = {
             "sparsities": [0.1, 0.5, 0.8, 0.9], "grid_sparsities": [0.5, 0.9], "grid_ratios": [0.1, 0.3, 0.5, 0.7, 0.9],
             "corruption_sparsities": [0.1, 0.5, 0.8, 0.9], "severity_sparsities": [0.5, 0.8, 0.9]},
     "course": {**_PAPER,
-               "about": "the claims testable on a laptop: embedded digits, 4 seeds, width 1/16, 6 epochs (2-core CPU, <= 60 min)",
-               "run": {"epochs": 6, "width": 0.0625, "batch_size": 64, "el2n_epoch": 2, "el2n_runs": 2, "update_every": 1.0,
-                       "adv_steps": 2, "adv_eval_steps": 5},
-               "seeds": [0, 1, 2, 3],  # 4: t-tests with 3 degrees of freedom, in well under the hour
+               "about": "the paper's regime on a laptop: digits at 16×16, width 1/8, 10 epochs of 20 steps (every run "
+                        "fits its training set), 3 seeds, 10 for the confirmatory family (2-core CPU, <= 60 min)",
+               # Levers (measured on this 2-core CPU, docs/paper_findings.md#course): 16×16 inputs (a step costs ~¼ of
+               # one at 32×32), a fixed 20 steps per epoch whatever the data ratio (a 30% subset is not starved),
+               # width 1/8 (1/16 could not fit a sparse network's training set), batch 64, lr schedule as the paper.
+               "run": {"epochs": 10, "steps_per_epoch": 20, "batch_size": 64, "width": 0.125, "image_size": 16,
+                       "el2n_epoch": 3, "el2n_runs": 4, "update_every": 1.0, "adv_steps": 2, "adv_eval_steps": 5},
+               "seeds": [0, 1, 2],  # every run: exploratory rows get a t-test with 2 degrees of freedom
+               "confirmatory_seeds": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],  # the runs the confirmatory family tests
                "paper_code_snip": [],
                "stand_ins": {"c100_r18": ["digits", "resnet18"], "tiny_r34": ["digits", "resnet18"],
                              "c100_v19": ["digits", "vgg19"], "c10_v16": ["digits", "vgg16"]},
-               "sparsities": [0.5, 0.8, 0.9], "grid_sparsities": [0.5, 0.9], "grid_ratios": [0.1, 0.3, 0.7, 0.9],
-               "corruption_sparsities": [0.5, 0.8, 0.9], "severity_sparsities": [0.8]},
+               "sparsities": [0.5, 0.8, 0.9], "grid_sparsities": [0.5, 0.9], "grid_ratios": [0.1, 0.3, 0.7],
+               "corruption_sparsities": [0.5, 0.8, 0.9], "severity_sparsities": [0.5, 0.8, 0.9]},
     "smoke": {**_PAPER,
               "about": "embedded digits dataset, tiny widths, a few epochs, one seed: proves the pipeline, not the science",
               "run": {"epochs": 3, "width": 0.0625, "batch_size": 32, "el2n_epoch": 1, "el2n_runs": 2, "update_every": 1.0,

@@ -417,12 +417,13 @@ class Loader:
     Augmentation is batched on the device: random crop with zero padding, horizontal flip, rotation.
     Each batch yields (indices into `images`, float images in [0, 1], labels). The last batch may be partial;
     `drop_last` drops it always, `drop_single` only when it holds a single sample (BatchNorm cannot train on
-    one sample), which is how the training loop trains every other sample of every epoch. `len()` is the
-    number of batches an epoch yields.
+    one sample), which is how the training loop trains every other sample of every epoch. `batches=N` makes
+    every epoch N full batches instead (consecutive shuffled passes; training only). `len()` is the number of
+    batches an epoch yields.
     """
 
     def __init__(self, images, labels, batch_size, *, train=False, crop=0, flip=False, rotate=0.0, seed=0,
-                 drop_last=False, drop_single=False):
+                 drop_last=False, drop_single=False, batches=0):
         if not (isinstance(batch_size, int) and batch_size >= 1):
             raise ValueError(f"batch_size={batch_size!r} is not allowed; allowed values: an integer >= 1")
         if images.dtype != torch.uint8 or images.ndim != 4:
@@ -431,8 +432,15 @@ class Loader:
         self.batch_size, self.train, self.drop_last, self.drop_single = batch_size, train, drop_last, drop_single
         self.crop, self.flip, self.rotate, self.seed = crop, flip, rotate, seed
         self.device = images.device
+        if not (isinstance(batches, int) and batches >= 0):
+            raise ValueError(f"batches={batches!r} is not allowed; allowed values: 0 (one pass) or an integer >= 1")
+        if batches and not train:
+            raise ValueError("batches=N (a fixed number of batches per epoch) is for training loaders (train=True)")
+        self.batches = batches
 
     def __len__(self):
+        if self.batches:
+            return self.batches
         full, rest = divmod(len(self.labels), self.batch_size)
         if self.drop_last or (self.drop_single and rest == 1):
             return full
@@ -442,7 +450,10 @@ class Loader:
         n = len(self.labels)
         if self.train:
             order_gen = torch.Generator(self.device).manual_seed(derive_seed(self.seed, epoch, "order"))
-            order = torch.randperm(n, generator=order_gen, device=self.device)
+            # A fixed number of batches: consecutive shuffled passes, so a small subset trains as many steps
+            # as a large one (every batch full; the unused tail of the last pass is dropped).
+            passes = -(-self.batches * self.batch_size // n) if self.batches else 1
+            order = torch.cat([torch.randperm(n, generator=order_gen, device=self.device) for _ in range(passes)])
             aug_gen = torch.Generator(self.device).manual_seed(derive_seed(self.seed, epoch, "augment"))
         else:
             order, aug_gen = torch.arange(n, device=self.device), None
@@ -496,9 +507,25 @@ def _pixel_centres(H: int, W: int, device):
     return xs, ys
 
 
-def augmentation(dataset: str) -> dict:
-    """The paper's training augmentation: crop (4-px zero padding) + flip; CIFAR-100 adds ±15° rotation."""
-    return {"crop": 4, "flip": True, "rotate": 15.0 if dataset == "cifar100" else 0.0}
+def augmentation(dataset: str, image_size: int = 0) -> dict:
+    """The paper's training augmentation: crop (4-px zero padding) + flip; CIFAR-100 adds ±15° rotation.
+    Digits are not flipped: a mirrored digit is another symbol (or none), not the same class seen otherwise.
+    A run resized to `image_size` pads in proportion to the paper's 4 px at 32×32 (2 px at 16×16)."""
+    crop = max(1, round(4 * image_size / 32)) if image_size else 4
+    return {"crop": crop, "flip": dataset != "digits", "rotate": 15.0 if dataset == "cifar100" else 0.0}
+
+
+def resize(images: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 N×C×H×W images at side `size` (0 or their own size: unchanged). Shrinking averages areas (no
+    aliasing of noise corruptions); enlarging is bilinear. Rounded back to uint8, as stored images are."""
+    if not size or images.shape[-1] == size == images.shape[-2]:
+        return images
+    x = images.float()
+    if size < images.shape[-1]:
+        x = F.interpolate(x, size=(size, size), mode="area")
+    else:
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+    return x.round_().clamp_(0, 255).to(torch.uint8)
 
 
 def train_split(cfg):

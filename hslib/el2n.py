@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from . import files, store
-from .data import num_classes, train_split
+from .data import num_classes, resize, train_split
 from .device import predict, resolve_device, tf32_scope
 from .models import build_model
 from .planning import scoring_configs
@@ -46,6 +46,7 @@ def compute_scores(cfg, root=None) -> dict:
             f"finished under {root}; {len(missing)} are not ({', '.join(missing[:3])}…). Train them first: "
             f"hslib.sweep.run(hslib.planning.scoring_configs(cfg))")
     xs, ys = train_split(configs[0])
+    xs = resize(xs, cfg.image_size)  # what the scoring runs trained on
     # Scoring logits are always fp32 (whatever precision the scoring runs trained in): no autocast.
     per_run = torch.stack([el2n(predict(m, xs, precision="fp32"), ys).cpu()
                            for m in _scoring_models(cfg, root, xs.shape[-1])])
@@ -105,6 +106,7 @@ def compute_grand(cfg, root=None, batch_size: int = 64) -> np.ndarray:
         if arr is not None and arr.shape == (s["provenance"]["n"],) and np.isfinite(arr).all():
             return arr
     xs, ys = train_split(cfg)
+    xs = resize(xs, cfg.image_size)
     runs = [grand(m, xs, ys, batch_size) for m in _scoring_models(cfg, root, xs.shape[-1])]
     arr = torch.stack(runs).mean(0).numpy().astype(np.float32)
     if not np.isfinite(arr).all():

@@ -35,6 +35,15 @@ class Finding:
     metric: str = "test_acc"  # test_acc, robust_acc, shallow_density, params, train_flops
     structural: bool = False
     extra: bool = False  # not a statement of the paper
+    # confirmatory: one of the paper's headline findings, declared with its seeds and power calculation in
+    # docs/paper_findings.md before the run that decides it; tested once, pooled over `panels` and `pooled`,
+    # Holm-adjusted within the confirmatory family only. exploratory: raw p and CI, outside the family.
+    family: str = "exploratory"
+    pooled: tuple = ()  # more (figure, panel letters) the one confirmatory test pools with `panels`
+
+    def where(self) -> tuple:
+        """Every (figure, panel letter) the finding is tested on."""
+        return tuple((self.figure, x) for x in self.panels) + tuple((f, x) for f, xs in self.pooled for x in xs)
 
 
 SNNS = ("gmp", "lth", "omp", "snip", "set")
@@ -48,13 +57,13 @@ def _margin(methods, words, panel=None, **kw):
     return Group(methods, words, margin=True, panel=panel or {}, **kw)
 
 
-def _less_data_more_advantage(family, figure, words, less, more):
+def _less_data_more_advantage(kind, figure, words, less, more, **kw):
     """(SET, SNIP) − dense at high sparsity on panels c, d (less data) vs a, b (more data) of the figure."""
     what = f"(SET, SNIP) − dense at sparsity ≥ {HIGH}"
-    return Finding(f"less_data_more_advantage_{family}", figure, "cd",
+    return Finding(f"less_data_more_advantage_{kind}", figure, "cd",
                    f"SET's and SNIP's margin over dense at high sparsity is larger with {words}",
                    _margin(("set", "snip"), f"{what}, {less}", sparsity_min=HIGH),
-                   _margin(("set", "snip"), f"{what}, {more}", {"c": "a", "d": "b"}, sparsity_min=HIGH))
+                   _margin(("set", "snip"), f"{what}, {more}", {"c": "a", "d": "b"}, sparsity_min=HIGH), **kw)
 
 
 FINDINGS = (
@@ -62,12 +71,14 @@ FINDINGS = (
             "Most SNNs trained on hard samples match or beat dense at some sparsity (abstract)",
             Group(SNNS, "the main methods, each at its best sparsity (mean over methods)", best=True), DENSE),
     Finding("set_snip_win_top50", 2, "ab", "With EL2N top-50% data, SET and SNIP beat dense at high sparsity",
-            SET_SNIP_HIGH, DENSE),
+            SET_SNIP_HIGH, DENSE, family="confirmatory"),
     Finding("lth_declines_el2n", 2, "ab", "LTH falls below dense on EL2N-hard data",
             DENSE, Group(("lth",), "LTH, all sparsities")),
     Finding("set_snip_win_top30", 2, "cd",
-            "With EL2N top-30% data, SET and SNIP beat dense at high sparsity, by a wide margin", SET_SNIP_HIGH, DENSE),
-    _less_data_more_advantage("el2n", 2, "30% than with 50% of the hard data", "top-30%", "top-50%"),
+            "With EL2N top-30% data, SET and SNIP beat dense at high sparsity, by a wide margin", SET_SNIP_HIGH, DENSE,
+            family="confirmatory"),
+    _less_data_more_advantage("el2n", 2, "30% than with 50% of the hard data", "top-30%", "top-50%",
+                              family="confirmatory"),
     Finding("set_beats_dense_little_data", 3, "b",
             "With little hard data (≤ 30%), SET beats dense at high sparsity",
             _margin(("set",), "SET − dense at sparsity ≥ 0.8, data ratio ≤ 0.3", sparsity_min=HIGH, ratio_max=0.3),
@@ -83,10 +94,13 @@ FINDINGS = (
             "Under corruption with full data, LTH falls behind the other SNNs at high sparsity",
             Group(("gmp", "omp", "snip", "set"), f"GMP, OMP, SNIP, SET at sparsity ≥ {HIGH}", sparsity_min=HIGH),
             Group(("lth",), f"LTH at sparsity ≥ {HIGH}", sparsity_min=HIGH)),
-    Finding("lth_below_omp", 4, "ab", "LTH (rewound to initialisation) is below OMP (kept trained weights)",
-            Group(("omp",), "OMP, all sparsities"), Group(("lth",), "LTH, all sparsities")),
+    Finding("lth_below_omp", 4, "ab", "LTH (rewound to initialisation) is below OMP (kept trained weights) at high "
+            "sparsity, with full corrupted data",
+            Group(("omp",), f"OMP at sparsity ≥ {HIGH}", sparsity_min=HIGH),
+            Group(("lth",), f"LTH at sparsity ≥ {HIGH}", sparsity_min=HIGH), family="confirmatory"),
     Finding("set_snip_win_corruption_30", 4, "cd",
-            "With 30% corrupted data, SET and SNIP beat dense at high sparsity", SET_SNIP_HIGH, DENSE),
+            "With 30% corrupted data, SET and SNIP beat dense at high sparsity (ResNets, Fig. 4 c, d, and VGG19, "
+            "Fig. 5 b, in one test)", SET_SNIP_HIGH, DENSE, family="confirmatory", pooled=((5, "b"),)),
     _less_data_more_advantage("corruption", 4, "30% than with all of the corrupted data", "30% data", "full data"),
     Finding("set_snip_win_vgg19_30", 5, "b", "VGG19 with 30% corrupted data: SET and SNIP beat dense at high sparsity",
             SET_SNIP_HIGH, DENSE),
@@ -102,9 +116,14 @@ FINDINGS = (
             "SET (ERK) and SNIP keep the shallow third of conv layers denser than GMP, LTH and OMP",
             Group(("set", "snip"), "SET, SNIP"), Group(("gmp", "lth", "omp"), "GMP, LTH, OMP"),
             "shallow_density", structural=True),
-    Finding("erk_beats_uniform", 8, "ab",
-            "At sparsity 0.8 with 30% data, ERK layer-wise ratios help: Random-ERK beats Uniform",
-            Group(("random_erk",), "Random-ERK"), Group(("uniform",), "Uniform")),
+    Finding("erk_snip_beat_uniform", 8, "ab",
+            "At sparsity 0.8 with 30% data, ERK and SNIP layer-wise ratios help: Random-ERK and SNIP beat Uniform",
+            Group(("random_erk", "snip"), "Random-ERK, SNIP"), Group(("uniform",), "Uniform"), family="confirmatory"),
+    Finding("shallow_dense_scratch_wins", 8, "ab",
+            "Trained from scratch, SNNs whose shallow layers are denser (SET, SNIP, Random-ERK) beat those whose "
+            "shallow layers are sparser (GMP, Uniform), at sparsity 0.8 with 30% data (Sec. 4.2)",
+            Group(("set", "snip", "random_erk"), "SET, SNIP, Random-ERK"), Group(("gmp", "uniform"), "GMP, Uniform"),
+            family="confirmatory"),
     Finding("win_twice_accuracy", 8, "cd",
             "SET and SNIP 'win twice': their best runs are more accurate than dense (and cheaper, see params)",
             Group(("set", "snip"), "SET and SNIP at their best sparsity", best=True), DENSE),
@@ -132,3 +151,5 @@ FINDINGS = (
             Group(("set", "snip"), "SET, SNIP"), Group(("gmp", "lth", "omp"), "GMP, LTH, OMP"), "shallow_density",
             structural=True),
 )
+
+CONFIRMATORY = tuple(f for f in FINDINGS if f.family == "confirmatory")

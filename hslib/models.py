@@ -10,7 +10,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .architectures import RESNET_BLOCKS, RESNET_WIDTHS, VGG_CONFIGS, channels as _ch
+from .architectures import IMAGE_SIZES, RESNET_BLOCKS, RESNET_WIDTHS, VGG_CONFIGS, channels as _ch
 from .vocabulary import MODELS
 
 # (mean, std) per channel that the first layer normalises with; unknown datasets fall back to 0.5 / 0.25.
@@ -57,7 +57,7 @@ class BasicBlock(nn.Module):
 
 
 class ResNet(nn.Module):
-    """ResNet with BasicBlocks. 32x32 inputs: 3x3 stride-1 stem, no max-pool (CIFAR style).
+    """ResNet with BasicBlocks. 16x16 and 32x32 inputs: 3x3 stride-1 stem, no max-pool (CIFAR style).
     64x64 inputs: 7x7 stride-2 stem, so the residual stages see the same 32x32 maps."""
 
     def __init__(self, blocks, num_classes: int, width: float = 1.0, image_size: int = 32, stats=None):
@@ -104,7 +104,9 @@ class VGG(nn.Module):
         feats, cin = [], 3
         for v in VGG_CONFIGS[name]:
             if v == "M":
-                feats.append(nn.MaxPool2d(2))
+                # ceil_mode: a 1×1 map (16×16 inputs reach it before VGG16's last pool) passes through unchanged;
+                # on the even sizes of 32×32 and 64×64 inputs it pools exactly as floor mode does.
+                feats.append(nn.MaxPool2d(2, ceil_mode=True))
             else:
                 cout = _ch(v, width)
                 feats += [nn.Conv2d(cin, cout, 3, padding=1, bias=conv_bias), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
@@ -158,6 +160,6 @@ def build_model(name: str, num_classes: int, width: float = 1.0, image_size: int
         raise ValueError(f"num_classes={num_classes!r} must be an integer >= 2")
     if not width > 0:
         raise ValueError(f"width={width!r} must be > 0")
-    if image_size not in (32, 64):
-        raise ValueError(f"image_size={image_size!r} is not supported; allowed values: [32, 64]")
+    if image_size not in IMAGE_SIZES:
+        raise ValueError(f"image_size={image_size!r} is not supported; allowed values: {list(IMAGE_SIZES)}")
     return _build(name, num_classes=num_classes, width=width, image_size=image_size, stats=STATS.get(dataset))

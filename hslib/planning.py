@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 
 from .config import RunConfig, base_config, profile as get_profile
+from .findings import CONFIRMATORY
 from .paper import FIGURES, GRIDS, Panel, figure, panel_methods, stand_in
 from .vocabulary import METHODS
 
@@ -77,7 +78,29 @@ def panel_configs(panel: Panel, profile_name: str, **overrides) -> list[RunConfi
     if methods:
         configs += expand(base, method=list(methods), density=densities, data_ratio=ratios, seed=P["seeds"], **extra)
     configs += expand(base, method=["dense"], data_ratio=ratios, seed=P["seeds"], **extra)
-    return configs
+    return configs + _confirmatory_seeds(panel, configs, P)
+
+
+def _confirmatory_seeds(panel: Panel, configs: list, P: dict) -> list[RunConfig]:
+    """The panel's runs that a confirmatory finding tests, again at the profile's `confirmatory_seeds` beyond
+    its `seeds` (the number its power calculation asks for, docs/paper_findings.md): only the groups' methods
+    at the groups' sparsities and data ratios, and dense beside them."""
+    more = [s for s in P.get("confirmatory_seeds", []) if s not in P["seeds"]]
+    wanted = []
+    for f in CONFIRMATORY:
+        for number, letter in f.where():
+            for g in (f.a, f.b):
+                if figure(number).panel(g.panel.get(letter, letter)) == panel:
+                    wanted.append(g)
+    if not more or not wanted:
+        return []
+
+    def tested(c):
+        return c.method == "dense" or any(
+            c.method in g.methods and g.sparsity_min - 1e-9 <= c.sparsity <= g.sparsity_max + 1e-9
+            and g.ratio_min - 1e-9 <= c.data_ratio <= g.ratio_max + 1e-9 for g in wanted)
+
+    return unique([c.replace(seed=s) for c in configs if c.seed == P["seeds"][0] and tested(c) for s in more])
 
 
 def plan(configs) -> list[list[RunConfig]]:

@@ -24,6 +24,8 @@ def experiment_data(cfg: RunConfig, root=None) -> dict:
     else:
         idx = scores.subset_for(cfg, root)
     idx_t = torch.as_tensor(idx, dtype=torch.long)
-    out.update(train=(xtr[idx_t], ytr[idx_t]), train_index=idx_t, val=(xva, yva), test=(xte, yte),
+    # Resized last, after any corruption: corruptions keep the parameters made for the data's own size.
+    xtr, xva, xte = (hdata.resize(x, cfg.image_size) for x in (xtr[idx_t], xva, xte))
+    out.update(train=(xtr, ytr[idx_t]), train_index=idx_t, val=(xva, yva), test=(xte, yte),
                num_classes=hdata.num_classes(cfg.dataset, droot))
     return out

@@ -462,7 +462,8 @@ def finished_results(root=None) -> list[dict]:
     return [r for d in sorted(root.iterdir()) if d.is_dir() and (r := read_result(d)) is not None]
 
 
-SCALARS = ("test_acc", "test_loss", "val_acc", "train_acc", "density", "train_flops", "params", "wall_time",
+SCALARS = ("test_acc", "test_loss", "val_acc", "train_acc", "train_acc_last_epoch", "adv_train_acc_change",
+           "density", "train_flops", "params", "wall_time",
            "clean_acc", "robust_acc", "train_robust_acc", "robust_gap", "corruption_source", "epochs_run")
 PROVENANCE = ("hslib_version", "semantics", "git_commit", "git_dirty")  # the code that trained a run
 

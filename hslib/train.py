@@ -155,9 +155,10 @@ def _train(cfg: RunConfig, directory: Path, root, parent_cfg, progress) -> dict:
         store.save_torch(init, model.state_dict())
 
     # Every sample is trained every epoch, the partial last batch included, except a last batch of one sample
-    # (BatchNorm cannot train on it); steps_per_epoch (the sparse methods' schedules) counts the batches trained.
+    # (BatchNorm cannot train on it); or, with cfg.steps_per_epoch, a fixed number of full batches per epoch.
+    # steps_per_epoch (the sparse methods' schedules) counts the batches trained.
     loader = hdata.Loader(xtr, ytr, cfg.batch_size, train=True, seed=cfg.seed, drop_single=True,
-                          **hdata.augmentation(cfg.dataset))
+                          batches=cfg.steps_per_epoch, **hdata.augmentation(cfg.dataset, cfg.image_size))
     steps_per_epoch = len(loader)
     method = implementation(cfg.method)(cfg, model, steps_per_epoch)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
@@ -186,7 +187,7 @@ def _train(cfg: RunConfig, directory: Path, root, parent_cfg, progress) -> dict:
             # Masks and weights come from the parent's *model*; a mismatch means another architecture.
             if set(parent["final"]) != set(model.state_dict()):
                 raise ValueError(f"parent run {parent_cfg.id} has another architecture than {cfg.model!r}")
-        snip_loader = hdata.Loader(xtr, ytr, 1, train=True, seed=cfg.seed + 7919, **hdata.augmentation(cfg.dataset))
+        snip_loader = hdata.Loader(xtr, ytr, 1, train=True, seed=cfg.seed + 7919, **hdata.augmentation(cfg.dataset, cfg.image_size))
 
         def batch(n):
             snip_loader.batch_size = min(n, len(ytr))
@@ -256,6 +257,17 @@ def _train(cfg: RunConfig, directory: Path, root, parent_cfg, progress) -> dict:
     return _finish(cfg, directory, root, model, method, d, history, flops, wall, parent_cfg, device)
 
 
+def _plateau(history) -> float | None:
+    """How much an adversarial run's (PGD) training accuracy still moved at the end: the mean of its epochs'
+    running training accuracy over the last quarter of training minus that over the quarter before. A run has
+    plateaued when this is within ±0.02 (hslib.claims.PLATEAU)."""
+    q = len(history) // 4
+    if q < 1:
+        return None
+    acc = [h["train_acc"] for h in history]
+    return sum(acc[-q:]) / q - sum(acc[-2 * q:-q]) / q
+
+
 def _die_if_asked(cfg):
     """Test hook: HSLIB_TEST_KILL_RUN=<run id> makes that run `kill -9` its own process after its first epoch
     (a worker lost to the OOM killer, mid-run, its lock held), so the tests can check that a sweep survives it."""
@@ -282,7 +294,12 @@ def _finish(cfg, directory, root, model, method, d, history, flops, wall, parent
         "id": cfg.id, "config": cfg.to_dict(), "complete": True,
         "test_acc": test_acc, "test_loss": test_loss,
         "val_acc": history[-1]["val_acc"] if history else None,
-        "train_acc": history[-1]["train_acc"] if history else None,
+        # Does the run fit its training set (the paper's regime)? Accuracy on its own training subset (corrupted
+        # if it trained corrupted), eval mode, without augmentation; the last epoch's running accuracy (with
+        # augmentation, weights still moving; adversarial examples for adversarial runs) is kept beside it.
+        "train_acc": evaluate(model, *d["train"], precision=cfg.precision)[1],
+        "train_acc_last_epoch": history[-1]["train_acc"] if history else None,
+        "adv_train_acc_change": _plateau(history) if cfg.adversarial else None,
         "density": sum(r["active"] for r in layers) / sum(r["params"] for r in layers),
         "layer_density": layer_density, "layers": layers,
         "train_flops": flops, "params": nonzero_params(model, layer_density),
