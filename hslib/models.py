@@ -79,9 +79,15 @@ class ResNet(nn.Module):
             layers.append(nn.Sequential(*stage))
         self.layer1, self.layer2, self.layer3, self.layer4 = layers
         self.fc = nn.Linear(c[3], num_classes, bias=False)
-        # As the paper's code: every convolution (stem, blocks, 1x1 shortcuts) kaiming-normal over fan_in for
-        # ReLU, std = sqrt(2 / fan_in); BatchNorm and the Linear classifier keep PyTorch's defaults.
+        self.initialise(again=False)
+
+    def initialise(self, again: bool = True):
+        """As the paper's code: every convolution (stem, blocks, 1x1 shortcuts) kaiming-normal over fan_in for
+        ReLU, std = sqrt(2 / fan_in); BatchNorm and the Linear classifier keep PyTorch's defaults (drawn when
+        they were built; `again` redraws them too, for a whole fresh initialisation from the global generator)."""
         for m in self.modules():
+            if again and isinstance(m, (nn.BatchNorm2d, nn.Linear)):
+                m.reset_parameters()
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
 
@@ -121,12 +127,19 @@ class VGG(nn.Module):
             )
         else:
             self.classifier = nn.Linear(cin, num_classes)
-            self._init_vgg19()
+        self.name = name
+        if name == "vgg19":
+            self.initialise()
 
-    def _init_vgg19(self):
+    def initialise(self, again: bool = True):
         """The paper's VGG19 initialisation: convolutions kaiming-normal over fan_out for ReLU (std =
         sqrt(2 / fan_out)), BatchNorm weight 1 / bias 0, Linear weight N(0, 0.01) with zero bias.
-        (VGG16 keeps PyTorch's defaults throughout, as in the paper's code.)"""
+        VGG16 keeps PyTorch's defaults throughout, as in the paper's code (a second call redraws them)."""
+        if self.name == "vgg16":
+            for m in self.modules():
+                if isinstance(m, (nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.Linear)):
+                    m.reset_parameters()
+            return
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")

@@ -103,6 +103,24 @@ def _confirmatory_seeds(panel: Panel, configs: list, P: dict) -> list[RunConfig]
     return unique([c.replace(seed=s) for c in configs if c.seed == P["seeds"][0] and tested(c) for s in more])
 
 
+CONTROL_PANEL = (4, "a")  # full corrupted data: where LTH's inheritance from its parent shows most
+
+
+def control_configs(profile_name: str, **overrides) -> list[RunConfig]:
+    """The two lottery-ticket controls (hslib.findings: family 'control'), on the runs of Figure 4 a at high
+    sparsity and the profile's seeds:
+    - equal compute: LTH trains its dense parent and then itself, so SET and SNIP get twice the epochs
+      (parent epochs counted) at the same sparsities;
+    - fresh initialisation: LTH's mask with a fresh random initialisation (method lth_fresh)."""
+    from .findings import HIGH
+
+    number, letter = CONTROL_PANEL
+    runs = [c for c in panel_configs(figure(number).panel(letter), profile_name, **overrides)
+            if c.method == "lth" and c.sparsity >= HIGH - 1e-9 and c.seed in get_profile(profile_name)["seeds"]]
+    return unique([c.replace(method=m, epochs=2 * c.epochs) for c in runs for m in ("set", "snip")] +
+                  [c.replace(method="lth_fresh") for c in runs])
+
+
 def plan(configs) -> list[list[RunConfig]]:
     """Waves in dependency order: [scoring runs], [runs without parent + dense parents], [children]."""
     scoring, free, children = [], [], []
@@ -143,7 +161,9 @@ def grid(experiment: str, profile_name: str, methods=None, **overrides) -> list[
 
 
 def all_configs(profile_name: str, **overrides) -> list[RunConfig]:
-    return unique([c for e in GRIDS for c in grid(e, profile_name, **overrides)])
+    """Every run of every figure, and the controls."""
+    return unique([c for e in GRIDS for c in grid(e, profile_name, **overrides)] +
+                  control_configs(profile_name, **overrides))
 
 
 def el2n_pairs(profile_name: str) -> list[tuple[str, str]]:

@@ -96,6 +96,7 @@ for _name, _class, _info in (  # tab10 colours; this order is every legend's ord
         ("dense", "Dense", MethodInfo("Dense", "#1f77b4", ("none",), sparse=False)),
         ("gmp", "GMP", MethodInfo("GMP", "#ff7f0e", ("global",))),
         ("lth", "LTH", MethodInfo("LTH", "#2ca02c", ("global",), needs_parent=True)),
+        ("lth_fresh", "LTHFresh", MethodInfo("LTH, fresh init", "#98df8a", ("global",), needs_parent=True, dashed=True)),
         ("omp", "OMP", MethodInfo("OMP", "#d62728", ("global",), needs_parent=True)),
         ("snip", "SNIP", MethodInfo("SNIP", "#9467bd", ("global",))),
         ("snip_random", "SNIPRandom", MethodInfo("SNIP (paper code)", "#9467bd", ("global",), dashed=True)),

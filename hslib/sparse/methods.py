@@ -181,6 +181,23 @@ class LTH(FromDense):
     name, rewind = "lth", True
 
 
+class LTHFresh(FromDense):
+    """The lottery-ticket control (Frankle & Carbin 2019, their random-reinitialisation baseline): LTH's mask from
+    the trained dense parent, but the surviving weights start from a fresh random draw of the model's own
+    initialisation (another draw than the parent's), not the parent's initial weights. If LTH beats it, the
+    ticket's initial weights matter; if not, only the mask (and the parent's training that chose it) does."""
+    name = "lth_fresh"
+
+    def init(self, ctx):
+        if ctx.parent is None:
+            raise ValueError(f"method={self.name!r} needs its finished dense parent run; none was given")
+        self._set_masks(self.parent_masks(ctx.parent["final"]))
+        with torch.random.fork_rng(devices=[]):  # the global generator's later draws stay as in any other run
+            torch.manual_seed(derive_seed(self.cfg.seed, 0, "fresh initialisation"))
+            self.model.initialise()
+        self._after_mask_change(0)
+
+
 class OMP(FromDense):
     """One-shot magnitude pruning: the LTH mask, trained weights kept, full schedule retrained."""
     name = "omp"
@@ -290,7 +307,7 @@ class RigL(SET):
         return inactive[torch.topk(grad.flatten()[inactive].abs(), k).indices]
 
 
-BUILTIN = (Dense, GMP, LTH, OMP, SNIP, SNIPRandom, SET, RigL, OMPERK, RandomERK, Uniform)
+BUILTIN = (Dense, GMP, LTH, LTHFresh, OMP, SNIP, SNIPRandom, SET, RigL, OMPERK, RandomERK, Uniform)
 
 
 def implementation(name: str) -> type[Method]:
