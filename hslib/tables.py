@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 
+from .config import base_config
 from .paper import Panel, panel_methods, stand_in
 
 STRING_COLUMNS = ("corruption", "adversarial", "subset", "distribution")
@@ -42,6 +43,8 @@ def panel_rows(results: pd.DataFrame, panel: Panel, profile_name: str) -> pd.Dat
         keep &= df.label_noise.fillna(0) == 0
     if "stop_epoch" in df:
         keep &= df.stop_epoch.fillna(0) == 0  # EL2N scoring runs are not results
+    if "epochs" in df:  # the profile's schedule: the equal-compute controls train longer and are not drawn
+        keep &= df.epochs == base_config(profile_name).epochs
     if panel.family == "el2n":
         keep &= (df.corruption == "") & (df.adversarial == "") & ((df.subset == "hard") | (df.data_ratio >= 1))
     elif panel.family == "corruption":

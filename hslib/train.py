@@ -4,8 +4,8 @@
 interrupted one resumes from its newest complete checkpoint, and everything a run needs (data, the dense
 parent, EL2N scores) is checked before any work starts. The loop keeps loss and accuracy on the device and
 syncs once per epoch; the sparsity method hooks in after every optimizer step (one fused mask multiply) and
-at its update events. It trains in `cfg.precision` (fp32 with TF32 on CUDA, or bf16 autocast); on CUDA with
-channels_last, optionally torch.compile'd.
+at its update events. It trains in `cfg.precision` (fp32 with TF32 on CUDA, or bf16 autocast), channels_last on
+CUDA and CPU, optionally torch.compile'd.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from . import data as hdata
 from . import files, scores, store
 from .config import RunConfig
-from .device import (autocast, evaluate, headless, resolve_device,
+from .device import (autocast, evaluate, headless, resolve_device, wants_channels_last,
                      tf32_scope, uses_tf32)
 from .flops import dense_layer_flops, forward_flops, nonzero_params
 from .models import build_model
@@ -146,7 +146,8 @@ def _train(cfg: RunConfig, directory: Path, root, parent_cfg, progress) -> dict:
     torch.manual_seed(cfg.seed)  # model initialisation is the only use of the global RNG before training
     model = build_model(cfg.model, d["num_classes"], width=cfg.width, image_size=xtr.shape[-1], dataset=cfg.dataset)
     model = model.to(device)
-    if device.type == "cuda":
+    nhwc = wants_channels_last(device)
+    if nhwc:
         model = model.to(memory_format=torch.channels_last)
     # LTH rewinds its children to this. Written whenever the run starts from scratch: an init.pt left in the
     # folder by a damaged result (another run's folder copied here) is never kept.
@@ -216,7 +217,7 @@ def _train(cfg: RunConfig, directory: Path, root, parent_cfg, progress) -> dict:
             from tqdm.auto import tqdm
             batches = tqdm(batches, total=steps_per_epoch, leave=False, desc=f"{cfg.method} epoch {epoch + 1}/{stop}")
         for _, x, y in batches:
-            if device.type == "cuda":
+            if nhwc:
                 x = x.contiguous(memory_format=torch.channels_last)
             if attack is not None:
                 x = adversarial.perturb(model, attack, x, y, cfg.adv_bn_mode)
