@@ -3,9 +3,14 @@
 What each panel shows comes from the table in hslib.paper (its letter, the paper's pair, the data,
 the axis); this module only draws. A panel whose pair the profile replaces by a stand-in says so in its
 title; a panel without runs says "no runs" instead of disappearing, so letters never shift. Accuracies are
-in %, mean ± sd over seeds; one legend per figure sits below the panels; every method has one colour
-everywhere (its registry entry). The returned figure carries `fig.hslib_meta` (profile, panels, run ids),
-which `plots.save` writes beside the image as <name>.json.
+in %, mean ± sd over seeds (the figure title says over how many; where methods or settings differ, the legend
+gives each method's range); one legend per figure sits below the panels; every method has one colour
+everywhere (its registry entry). A panel draws only the methods it lists (hslib.paper), and only the runs of
+its own schedule: control runs of another schedule (planning.control_configs: SET/SNIP at twice the epochs) are
+not drawn beside the figure's runs. A panel title names what a reader needs to read it: the stand-in pair, the
+resolution runs were trained at when the profile resizes images (`image_size`, read from the runs), and on a
+corruption panel how its images were corrupted and where its test set came from. The returned figure carries
+`fig.hslib_meta` (profile, panels, run ids), which `plots.save` writes beside the image as <name>.json.
 """
 from __future__ import annotations
 
@@ -16,7 +21,8 @@ from . import plots
 from .registry import Registry
 from .store import PROVENANCE
 from .erk import scaled_densities
-from .paper import FIGURES, PAIRS, Panel, figure, pair_note, stand_in
+from .config import profile as get_profile
+from .paper import FIGURES, GRIDS, PAIRS, Panel, figure, pair_note, stand_in
 from .tables import as_shape, normalise, panel_rows
 from .vocabulary import DATASETS
 
@@ -32,13 +38,65 @@ def _ratio_text(panel: Panel) -> str:
     return f"EL2N top-{panel.ratio:.0%}" if panel.family == "el2n" else f"{panel.ratio:.0%} data"
 
 
-def panel_title(panel: Panel, profile: str) -> str:
-    parts = [pair_note(profile, panel.pair), _ratio_text(panel)]
+def _sizes(rows: pd.DataFrame) -> list[int]:
+    """The image sizes the runs were resized to (`image_size`; 0 = the data's own), as in the table."""
+    if rows is None or not len(rows) or "image_size" not in rows:
+        return []
+    return sorted({int(v) for v in pd.to_numeric(rows["image_size"], errors="coerce").fillna(0)} - {0})
+
+
+def _native(dataset: str) -> int | None:
+    return DATASETS[dataset].image_size if dataset in DATASETS else None
+
+
+def resolution_notes(panel: Panel, profile: str, rows: pd.DataFrame | None) -> tuple[str, str]:
+    """(' at 16×16' for the run's dataset, 'corrupted at 32×32, resized to 16×16' on a corruption panel), read from
+    the runs' `image_size`; empty strings where the runs keep the data's own resolution."""
+    sizes = _sizes(rows)
+    if not sizes:
+        return "", ""
+    dataset = stand_in(profile, panel.pair)[0]
+    native = _native(dataset)
+    if sizes == [native]:
+        return "", ""
+    size = "/".join(f"{s}×{s}" for s in sizes)
+    corrupted = ""
+    if panel.family == "corruption" and native:
+        corrupted = f"corrupted at {native}×{native}, resized to {size}"
+    return f" at {size}", corrupted
+
+
+def corrupted_test_note(rows: pd.DataFrame | None) -> str:
+    """'test set: generated (hslib.corruptions)' for a panel whose runs use a corrupted test set, else ''."""
+    if rows is None or not len(rows) or "corruption_source" not in rows:
+        return ""
+    src = rows[rows.corruption != ""].corruption_source.dropna().astype(str)
+    src = sorted(set(src) - {"", "none"})
+    return f"test set: {'; '.join(src)}" if src else ""
+
+
+def pair_text(panel: Panel, profile: str, rows: pd.DataFrame | None = None) -> str:
+    """The panel's pair note with the run resolution: 'digits at 16×16 / ResNet18 (stand-in for ...)'."""
+    note = pair_note(profile, panel.pair)
+    at, _ = resolution_notes(panel, profile, rows)
+    if at:
+        dataset = stand_in(profile, panel.pair)[0]
+        name = DATASETS[dataset].label if dataset in DATASETS else dataset
+        note = note.replace(f"{name} / ", f"{name}{at} / ", 1)
+    return note
+
+
+def panel_title(panel: Panel, profile: str, rows: pd.DataFrame | None = None) -> str:
+    """'(a) pair, data, severity, sparsity', then on a corruption panel how it was corrupted and its test set.
+    `rows`: the panel's runs, which say the resolution and the test set's source (without them: neither)."""
+    parts = [pair_text(panel, profile, rows), _ratio_text(panel)]
     if panel.family == "corruption":
         parts.append(f"severity {panel.severity}")
     if panel.sparsity is not None:
         parts.append(f"sparsity {panel.sparsity:g}")
-    return f"({panel.letter}) " + ", ".join(parts)
+    title = f"({panel.letter}) " + ", ".join(parts)
+    notes = [n for n in (resolution_notes(panel, profile, rows)[1], corrupted_test_note(rows)) if n]
+    return title + "".join(f"; {n}" for n in notes)
 
 
 def _wrap(text: str, width: int = 60) -> str:
@@ -87,6 +145,65 @@ def _flops_points(rows: pd.DataFrame) -> pd.DataFrame:
     return g.sort_values("test_acc", ascending=False).groupby("method").head(TOP_RUNS)
 
 
+def top_note(rows: pd.DataFrame) -> str:
+    """What Figure 8 (c, d) shows per method: the paper's top-5 settings, or all of them where fewer were swept."""
+    swept = rows[rows.method != "dense"].groupby("method").sparsity.nunique()
+    n = int(swept.max()) if len(swept) else 0
+    if n > TOP_RUNS:
+        return f"top-{TOP_RUNS} of {n} sparsities per method"
+    return f"all {n} sparsit{'y' if n == 1 else 'ies'} per method (the paper: top {TOP_RUNS})"
+
+
+def seed_counts(rows: pd.DataFrame) -> dict:
+    """method -> (fewest, most) seeds behind one drawn mean (one panel, sparsity and data ratio)."""
+    if not len(rows) or "seed" not in rows:
+        return {}
+    keys = [k for k in ("panel", "method", "sparsity", "data_ratio") if k in rows]
+    n = rows.groupby(keys).seed.nunique().groupby(level="method").agg(["min", "max"])
+    return {m: (int(r["min"]), int(r["max"])) for m, r in n.iterrows()}
+
+
+def _range(lo: int, hi: int) -> str:
+    return f"{lo}" if lo == hi else f"{lo}–{hi}"
+
+
+def seed_notes(counts: dict, what: str = "mean ± sd", legend: bool = True) -> tuple[str, dict]:
+    """(a title note 'mean ± sd over 3 seeds' or '... over 3–10 seeds (per method in the legend)', and the
+    legend notes per method where the numbers differ: {'set': '3–10 seeds'}). Without a legend
+    (`legend=False`) the title note names each method's number itself."""
+    if not counts:
+        return "", {}
+    lo, hi = min(v[0] for v in counts.values()), max(v[1] for v in counts.values())
+    if lo == hi:
+        return (f"{what} over {lo} seeds" if lo > 1 else "one seed (no spread)"), {}
+    per = {m: f"{_range(*v)} seed{'s' if v[1] > 1 else ''}" for m, v in counts.items()}
+    if not legend:
+        listed = ", ".join(f"{plots.label(m)} {per[m]}" for m in plots.methods_in(pd.DataFrame({"method": list(per)})))
+        return f"{what} over seeds ({listed})", per
+    return f"{what} over {_range(lo, hi)} seeds (per method in the legend)", per
+
+
+def _drawn_rows(results: pd.DataFrame, panel: Panel, profile: str) -> pd.DataFrame:
+    """The runs a panel draws: its rows (hslib.tables.panel_rows: its own methods only, so never a control such
+    as lth_fresh), on the panel's own schedule: runs of another length (the equal-compute controls, SET/SNIP at
+    twice the epochs) are not the figure's experiment and would be pooled with it."""
+    rows = panel_rows(results, panel, profile)
+    axes = GRIDS[panel.grid]
+    if len(rows) and panel.ratio is None and "ratios" in axes and "sparsities" in axes:
+        # a sparsity × data-ratio grid (Figure 3): the profile's axes only, not the odd cells that other figures'
+        # runs of the same pair would add (a stand-in profile runs several paper pairs as one)
+        P = get_profile(profile)
+        keep = np.isin(rows.data_ratio.round(6), np.round(P[axes["ratios"]], 6))
+        keep &= (rows.method == "dense") | np.isin(rows.sparsity.round(6), np.round(P[axes["sparsities"]], 6))
+        rows = rows[keep]
+    if len(rows) and "epochs" in rows:
+        dense = rows[rows.method == "dense"]
+        ref = (dense if len(dense) else rows).epochs.dropna().mode()
+        if len(ref):
+            rows = rows[rows.epochs == ref.iloc[0]]
+    return rows
+
+
 # ------------------------------------------------------------------------------------------ renderers
 # One function per kind of panel (Panel.show names it): (ax, panel, rows, layers, profile, title).
 def _render_layers(ax, panel, rows, layers, profile, title):
@@ -98,7 +215,13 @@ def _render_layers(ax, panel, rows, layers, profile, title):
     lrows = lrows.assign(shape=lrows["shape"].apply(as_shape))
     conv, shortcuts = _conv_layers(lrows)
     refs = _erk_reference(lrows, 1 - panel.sparsity)
-    return plots.layer_density(ax, conv, refs, _wrap(title), shortcuts)
+    notes = []
+    if {"lth", "omp"} <= set(conv.method):  # one mask: the global magnitude mask of the same trained parent
+        from matplotlib.lines import Line2D
+
+        notes.append(Line2D([], [], color=plots.colour("lth"), marker=".", lw=1,
+                            label="LTH: OMP's mask (line under OMP's)"))
+    return plots.layer_density(ax, conv, refs, _wrap(title), shortcuts, notes=notes)
 
 
 def _render_curve(ax, panel, rows, layers, profile, title):
@@ -107,10 +230,14 @@ def _render_curve(ax, panel, rows, layers, profile, title):
 
 def _render_set_grid(ax, panel, rows, layers, profile, title):
     acc, gap = _set_tables(rows)
+    at, _ = resolution_notes(panel, profile, rows)
     if panel.show == "set_acc":
-        plots.heatmap(ax, acc, _wrap(f"({panel.letter}) SET test accuracy (%), {pair_note(profile, panel.pair)}"))
+        plots.heatmap(ax, acc, _wrap(f"({panel.letter}) SET test accuracy (%), {pair_text(panel, profile, rows)}"),
+                      cbar_label="SET test accuracy (%)")
     else:
-        plots.heatmap(ax, gap, _wrap(f"({panel.letter}) SET − dense (points of %), same data ratio"), center=0.0)
+        plots.heatmap(ax, gap, _wrap(f"({panel.letter}) SET − dense (points of %), same data ratio"
+                                     + (f"; images{at}" if at else "")),
+                      center=0.0, cbar_label="SET − dense (points of %)")
     ax.set_xlabel("EL2N top-x data ratio")
     ax.set_ylabel("sparsity")
 
@@ -124,7 +251,7 @@ def _render_variant_bars(ax, panel, rows, layers, profile, title):
 
 
 def _render_flops(ax, panel, rows, layers, profile, title):
-    plots.flops_bubbles(ax, _flops_points(rows), _wrap(title + f"; top-{TOP_RUNS} settings per method"))
+    plots.flops_bubbles(ax, _flops_points(rows), _wrap(title + f"; {top_note(rows)}"))
 
 
 def _check_renderer(name, fn):
@@ -143,7 +270,7 @@ WHOLE_FIGURE = ("examples",)  # Figure 1 is one picture of images, drawn by `exa
 
 def _draw_panel(ax, panel: Panel, rows: pd.DataFrame, layers, profile: str):
     render = RENDERERS[panel.show]
-    title = panel_title(panel, profile)
+    title = panel_title(panel, profile, rows)
     if panel.show != "layers" and (not len(rows) or not (rows.method != "dense").any()):
         return _no_runs(ax, title)
     return render(ax, panel, rows, layers, profile, title)
@@ -162,34 +289,50 @@ def draw(name, results, profile: str, layers: pd.DataFrame | None = None):
     n = len(fig_spec.panels)
     wide = fig_spec.wide
     fig, axes = plots.panels(n, width=5.4 if wide else 4.2, height=3.9 if wide else 3.4)
-    used, described = set(), []
+    used, described, drawn = set(), [], []
     for ax, panel in zip(axes, fig_spec.panels):
-        rows = panel_rows(results, panel, profile)
+        rows = _drawn_rows(results, panel, profile)
         _draw_panel(ax, panel, rows, layers, profile)
         used |= set(rows.id)
+        drawn.append(rows.assign(panel=panel.letter))
         described.append({"letter": panel.letter, "paper_pair": list(PAIRS[panel.pair]),
                           "run_pair": list(stand_in(profile, panel.pair)),
                           "stand_in": stand_in(profile, panel.pair) != PAIRS[panel.pair],
                           "grid": panel.grid, "data_ratio": panel.ratio, "sparsity": panel.sparsity,
                           "severity": panel.severity if panel.family == "corruption" else None,
-                          "shows": panel.show, "runs": int(len(rows)), "title": panel_title(panel, profile)})
+                          "shows": panel.show, "runs": int(len(rows)), "title": panel_title(panel, profile, rows)})
+    drawn = pd.concat(drawn) if drawn else results.iloc[:0]
+    layer_figure = all(p.show == "layers" for p in fig_spec.panels)
+    if layer_figure and "method" in drawn:
+        drawn = drawn[drawn.method != "dense"]  # layer panels show sparse masks only
     title = f"Figure {fig_spec.number}: {fig_spec.title}"
     adv = results[results.id.isin(used) & (results.adversarial != "")] if len(results) else results
     if fig_spec.number in (6, 10) and len(adv):
-        title += (f"; PGD-{int(adv.adv_steps.iloc[0])} training, PGD-{int(adv.adv_eval_steps.iloc[0])} evaluation"
-                  "; light bars clean, solid bars PGD")
-    if any(p.family == "corruption" for p in fig_spec.panels) and len(results):
-        src = results[results.id.isin(used) & (results.corruption != "")].corruption_source.dropna().astype(str)
-        if len(set(src) - {""}):
-            title += f"; test set: {', '.join(sorted(set(src) - {''}))}"
+        title += f"; PGD-{int(adv.adv_steps.iloc[0])} training, PGD-{int(adv.adv_eval_steps.iloc[0])} evaluation"
+    lines = max((ax.get_title().count("\n") + 1 for ax in axes), default=1)
+    if lines > 2:  # long panel titles (stand-in, resolution, corruption, test set) must not squash the panels
+        fig.set_figheight(fig.get_figheight() + 0.13 * (lines - 2))
+    heat = fig_spec.number in (3,)  # heat maps of means; no method legend
+    seeds_note, per_method = seed_notes(seed_counts(drawn), "mean" if layer_figure or heat else "mean ± sd",
+                                        legend=not heat)
+    if seeds_note:
+        title += f"; {seeds_note}"
     plots.suptitle(fig, title, profile)
-    shown = plots.methods_in(results[results.id.isin(used)]) if used else []
-    if all(p.show == "layers" for p in fig_spec.panels):
-        shown = [m for m in shown if m != "dense"]  # layer panels show sparse masks only
-    if fig_spec.number in (3,):
-        fig.tight_layout(rect=(0, 0, 1, 0.95))
+    shown = plots.methods_in(drawn) if len(drawn) else []
+    if heat:
+        plots.layout(fig)
     else:
-        plots.method_legend(fig, shown)
+        bars = all(p.show in ("bars", "variant_bars", "flops") for p in fig_spec.panels)
+        extra = ()
+        if any(p.show == "bars" for p in fig_spec.panels):  # clean and PGD bars side by side: say which is which
+            from matplotlib.patches import Patch
+
+            extra = (Patch(facecolor="0.55", alpha=0.35, edgecolor="k", lw=0.4, label="light: clean accuracy"),
+                     Patch(facecolor="0.55", edgecolor="k", lw=0.4, label="solid: PGD accuracy"))
+        plots.method_legend(fig, shown, extra, kind="bar" if bars else "line", counts=per_method)
+    for ax, panel in zip(axes, fig_spec.panels):
+        if panel.show == "flops":
+            plots.keep_markers_inside(ax)
     fig.hslib_meta = {"figure": fig_spec.number, "name": fig_spec.name, "profile": profile, "panels": described,
                       "run_ids": sorted(used), "trained_by": trained_by(results[results.id.isin(used)] if used else results)}
     return fig
