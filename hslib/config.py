@@ -279,6 +279,8 @@ _PAPER = {
     "about": "the paper's full matrix: 200 epochs, sparsity 0.1...0.9, three seeds (GPU cluster)",
     "run": {},  # RunConfig overrides; the paper's settings are RunConfig's defaults
     "seeds": [0, 1, 2],
+    "grid_seeds": {},  # experiment grid -> its seeds, where they differ from "seeds"
+    "confirmatory_seeds": [],  # seeds of the runs the confirmatory family tests, where they exceed "seeds"
     # The (dataset, model) each of the paper's pairs (hslib.paper.PAIRS) runs as; a profile without the
     # paper's data names a stand-in, and every panel title says so.
     "stand_ins": {"c100_r18": ["cifar100", "resnet18"], "tiny_r34": ["tinyimagenet", "resnet34"],
@@ -302,14 +304,17 @@ PROFILES = {
             "sparsities": [0.1, 0.5, 0.8, 0.9], "grid_sparsities": [0.5, 0.9], "grid_ratios": [0.1, 0.3, 0.5, 0.7, 0.9],
             "corruption_sparsities": [0.1, 0.5, 0.8, 0.9], "severity_sparsities": [0.5, 0.8, 0.9]},
     "course": {**_PAPER,
-               "about": "the paper's regime on a laptop: digits at 16×16, width 1/8, 10 epochs of 20 steps (every run "
-                        "fits its training set), 3 seeds, 10 for the confirmatory family (2-core CPU, <= 60 min)",
+               "about": "the paper's regime on a laptop: digits at 16×16, width 1/8, 12 epochs of 20 steps (every run "
+                        "fits its training set), 3 seeds (adversarial: 2), 10 for the confirmatory family "
+                        "(2-core CPU, <= 60 min)",
                # Levers (measured on this 2-core CPU, docs/paper_findings.md#course): 16×16 inputs (a step costs ~¼ of
                # one at 32×32), a fixed 20 steps per epoch whatever the data ratio (a 30% subset is not starved),
                # width 1/8 (1/16 could not fit a sparse network's training set), batch 64, lr schedule as the paper.
-               "run": {"epochs": 10, "steps_per_epoch": 20, "batch_size": 64, "width": 0.125, "image_size": 16,
+               "run": {"epochs": 12, "steps_per_epoch": 20, "batch_size": 64, "width": 0.125, "image_size": 16,
                        "el2n_epoch": 3, "el2n_runs": 4, "update_every": 1.0, "adv_steps": 2, "adv_eval_steps": 5},
                "seeds": [0, 1, 2],  # every run: exploratory rows get a t-test with 2 degrees of freedom
+               # PGD training costs 7/3 of a clean step: its grid gets two seeds (its rows: direction only)
+               "grid_seeds": {"adversarial": [0, 1]},
                "confirmatory_seeds": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],  # the runs the confirmatory family tests
                "paper_code_snip": [],
                "stand_ins": {"c100_r18": ["digits", "resnet18"], "tiny_r34": ["digits", "resnet18"],

@@ -16,15 +16,16 @@ def _forward_flops(model: str, width: float, image_size: int) -> float:
 
 def compute_estimate(profile_name: str, images_per_second: float = 20000.0) -> dict:
     """What a profile costs, from its table: every run it trains (EL2N scoring runs and dense parents
-    included) × training images × epochs, in ResNet18-on-32×32 image passes (another model or image size
+    included) × training images per epoch (or steps_per_epoch × batch) × epochs, in ResNet18-on-32×32 image passes (another model or image size
     counts by its dense forward FLOPs; a PGD-k step costs (3 + 2k)/3 clean steps). Sparse runs count as dense:
     GPU kernels do not skip zeros. GPU-hours follow from the ResNet18 throughput `images_per_second`."""
     runs = [c for wave in plan(all_configs(profile_name)) for c in wave]
     ref = _forward_flops("resnet18", 1.0, 32)
     passes = equivalents = 0.0
     for c in runs:
-        n = DATASETS[c.dataset].train_images * c.data_ratio * (c.stop_epoch or c.epochs)
-        relative = _forward_flops(c.model, c.width, DATASETS[c.dataset].image_size) / ref
+        per_epoch = c.steps_per_epoch * c.batch_size or DATASETS[c.dataset].train_images * c.data_ratio
+        n = per_epoch * (c.stop_epoch or c.epochs)
+        relative = _forward_flops(c.model, c.width, c.image_size or DATASETS[c.dataset].image_size) / ref
         step = (3 + 2 * c.adv_steps) / 3 if c.adversarial else 1.0
         passes += n
         equivalents += n * relative * step

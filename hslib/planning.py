@@ -73,19 +73,26 @@ def panel_configs(panel: Panel, profile_name: str, **overrides) -> list[RunConfi
     elif panel.family == "adversarial":
         extra = {"adversarial": ["linf"]}
     densities = [round(1 - s, 6) for s in sparsities]
+    seeds = panel_seeds(panel, P)
     configs = []
     methods = panel_methods(panel, profile_name)
     if methods:
-        configs += expand(base, method=list(methods), density=densities, data_ratio=ratios, seed=P["seeds"], **extra)
-    configs += expand(base, method=["dense"], data_ratio=ratios, seed=P["seeds"], **extra)
-    return configs + _confirmatory_seeds(panel, configs, P)
+        configs += expand(base, method=list(methods), density=densities, data_ratio=ratios, seed=seeds, **extra)
+    configs += expand(base, method=["dense"], data_ratio=ratios, seed=seeds, **extra)
+    return configs + _confirmatory_seeds(panel, configs, seeds)
 
 
-def _confirmatory_seeds(panel: Panel, configs: list, P: dict) -> list[RunConfig]:
+def panel_seeds(panel: Panel, P: dict) -> list[int]:
+    """The seeds every run of a panel gets: its grid's (`grid_seeds`), else the profile's `seeds`."""
+    return P["grid_seeds"].get(panel.grid, P["seeds"])
+
+
+def _confirmatory_seeds(panel: Panel, configs: list, seeds: list) -> list[RunConfig]:
     """The panel's runs that a confirmatory finding tests, again at the profile's `confirmatory_seeds` beyond
     its `seeds` (the number its power calculation asks for, docs/paper_findings.md): only the groups' methods
     at the groups' sparsities and data ratios, and dense beside them."""
-    more = [s for s in P.get("confirmatory_seeds", []) if s not in P["seeds"]]
+    P = get_profile(configs[0].profile) if configs else {}
+    more = [s for s in P.get("confirmatory_seeds", []) if s not in seeds]
     wanted = []
     for f in CONFIRMATORY:
         for number, letter in f.where():
@@ -100,7 +107,7 @@ def _confirmatory_seeds(panel: Panel, configs: list, P: dict) -> list[RunConfig]
             c.method in g.methods and g.sparsity_min - 1e-9 <= c.sparsity <= g.sparsity_max + 1e-9
             and g.ratio_min - 1e-9 <= c.data_ratio <= g.ratio_max + 1e-9 for g in wanted)
 
-    return unique([c.replace(seed=s) for c in configs if c.seed == P["seeds"][0] and tested(c) for s in more])
+    return unique([c.replace(seed=s) for c in configs if c.seed == seeds[0] and tested(c) for s in more])
 
 
 CONTROL_PANEL = (4, "a")  # full corrupted data: where LTH's inheritance from its parent shows most

@@ -65,7 +65,8 @@ def test_the_paper_profile_runs_only_what_a_figure_draws():
     assert {(c.dataset, c.model) for c in planning.grid("set_grid", "paper")} == {("cifar100", "resnet18")}
     assert {(c.dataset, c.model) for c in planning.grid("severity", "paper")} == {("cifar100", "resnet18")}
     drawn = {c.id for f in paper.FIGURES for c in planning.figure_configs(f.name, "paper")}
-    assert {c.id for c in configs} == drawn
+    controls = {c.id for c in planning.control_configs("paper")}  # the ledger's lottery-ticket controls
+    assert {c.id for c in configs} == drawn | controls and not controls & drawn
     # 2 pairs × 2 ratios × ((5 methods + the paper code's SNIP) × 9 sparsities + dense) × 3 seeds for Figure 2
     assert len(planning.figure_configs("fig02_hard_sample_accuracy", "paper")) == 2 * 2 * (6 * 9 + 1) * 3
     assert "snip_random" in {c.method for c in planning.grid("corruption", "paper")}
