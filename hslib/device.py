@@ -69,7 +69,6 @@ def autocast(device, precision: str):
     return contextlib.nullcontext()
 
 
-@torch.no_grad()
 def wants_channels_last(device) -> bool:
     """Train in channels_last (NHWC)? On CUDA (tensor-core convolutions) and on CPU, where oneDNN's NHWC
     convolutions measured 1.04–1.3× faster than NCHW for every model (benchmarks/bench_memory_format.py, width
@@ -84,6 +83,7 @@ def is_channels_last(model) -> bool:
         and not conv.is_contiguous()
 
 
+@torch.no_grad()
 def predict(model, images, batch_size=EVAL_BATCH, precision: str = "fp32"):
     """Logits (float32) of uint8 images in eval mode, batched, on the model's device, computed in `precision`
     (scoring always uses the default 'fp32')."""
