@@ -112,19 +112,32 @@ def _control_ids(profile: str) -> frozenset:
     return frozenset(c.id for c in control_configs(profile))
 
 
+# The columns of a runs table the ledger reads (panel_rows' filters, the groups, the metrics).
+USED = ("id", "dataset", "model", "profile", "method", "sparsity", "density", "seed", "data_ratio", "subset",
+        "corruption", "adversarial", "severity", "label_noise", "stop_epoch", "epochs", "test_acc", "val_acc",
+        "clean_acc", "robust_acc", "params", "train_flops")
 NO_RUNS = pd.DataFrame({"id": [], "method": [], "seed": [], "sparsity": [], "data_ratio": [], "value": []})
 
 
-def _group_rows(results, number: int, letter: str, g: Group, metric: str, profile: str, layers) -> pd.DataFrame:
-    """The runs group g reads for the finding's panel (number, letter), with its metric as column `value`."""
+def _source_rows(results, number: int, letter: str, source: str, metric: str, profile: str, layers) -> pd.DataFrame:
+    """A panel's runs (or the controls, with the panel's dense runs for margins) with the metric's column."""
+    rows = panel_rows(results, figure(number).panel(letter), profile)
+    if source == "control":
+        rows = pd.concat([results[results.id.isin(_control_ids(profile))], rows[rows.method == "dense"]])
+    return _with_metric(rows, metric, layers)
+
+
+def _group_rows(results, number: int, letter: str, g: Group, metric: str, profile: str, layers,
+                cache: dict) -> pd.DataFrame:
+    """The runs group g reads for the finding's panel (number, letter), with its metric as column `value`.
+    `cache` keeps each panel's rows for the other groups and findings of one ledger."""
     if not len(results) or "method" not in results:
         return NO_RUNS
-    panel = figure(number).panel(g.panel.get(letter, letter))
-    rows = panel_rows(results, panel, profile)
-    if g.source == "control":  # the controls, by their planned ids; dense of the panel for margins
-        rows = pd.concat([results[results.id.isin(_control_ids(profile))], rows[rows.method == "dense"]])
     metric = g.metric or metric
-    rows = _with_metric(rows, metric, layers)
+    key = (number, g.panel.get(letter, letter), g.source, metric)
+    if key not in cache:
+        cache[key] = _source_rows(results, *key[:3], metric, profile, layers)
+    rows = cache[key]
     if metric not in rows or not len(rows):
         return NO_RUNS
     value = rows[metric].astype(float)
@@ -193,13 +206,13 @@ def _seed_values(rows: pd.DataFrame, g: Group) -> tuple[pd.Series, frozenset, st
 
 
 # ------------------------------------------------------------------------------------------ evidence of a panel
-def _panel_evidence(results, f: Finding, number: int, letter: str, profile: str, layers) -> dict:
+def _panel_evidence(results, f: Finding, number: int, letter: str, profile: str, layers, cache: dict) -> dict:
     """Per-seed values of A and B on one panel, the ids behind them and what identifies the test."""
     out = {}
     for side, g in (("a", f.a), ("b", f.b)):
-        rows = _group_rows(results, number, letter, g, f.metric, profile, layers)
+        rows = _group_rows(results, number, letter, g, f.metric, profile, layers, cache)
         if not g.methods:  # the zero group takes its seeds from the other side
-            rows = _group_rows(results, number, letter, f.a, f.metric, profile, layers)
+            rows = _group_rows(results, number, letter, f.a, f.metric, profile, layers, cache)
         out[side], out[f"ids_{side}"], out[f"note_{side}"] = _seed_values(rows, g)
     panel = figure(number).panel(letter)
     out["pair"] = stand_in(profile, panel.pair)
@@ -207,8 +220,9 @@ def _panel_evidence(results, f: Finding, number: int, letter: str, profile: str,
     out["where"] = f"{number}{letter}"
     out["planned"] = all(_planned(number, letter, g, profile) for g in (f.a, f.b))
     # two rows are one test when they run the same test on the very same runs
+    complete = len(out["a"]) and len(out["b"])  # a test without runs on either side is never "the same" as another
     out["same_as"] = (f.test, f.metric, f.margin, f.a.minus_dense, f.b.minus_dense, f.a.best, f.b.best,
-                      out["ids_a"], out["ids_b"]) if out["ids_a"] or out["ids_b"] else None
+                      out["ids_a"], out["ids_b"]) if complete else None
     return out
 
 
@@ -378,9 +392,9 @@ def _row(f: Finding, letters: str, evidence: list) -> dict:
 def _rows(results, profile: str, layers) -> tuple[list, list]:
     """(rows, dropped): every finding's rows; a non-confirmatory row that runs the same test on the very same runs
     as an earlier row is dropped and listed as {key, figure, panel, same_as}."""
-    rows, dropped, seen = [], [], {}
+    rows, dropped, seen, cache = [], [], {}, {}
     for f in FINDINGS:
-        evidence = [_panel_evidence(results, f, n, x, profile, layers) for n, x in f.where()]
+        evidence = [_panel_evidence(results, f, n, x, profile, layers, cache) for n, x in f.where()]
         if f.family == "confirmatory":
             rows.append(_row(f, f.panels, evidence))
             continue
@@ -429,6 +443,7 @@ def ledger(results: pd.DataFrame, profile: str, layers: pd.DataFrame | None = No
     if layers is None:
         layers = results.attrs.get("layers")
     results = normalise(results)
+    results = results[[c for c in results.columns if c in USED]]  # a narrow table: every slice below is cheaper
     if "id" in results:
         results = results.drop_duplicates("id")
     rows, dropped = _rows(results, profile, layers)
