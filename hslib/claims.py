@@ -122,6 +122,11 @@ NO_RUNS = pd.DataFrame({"id": [], "method": [], "seed": [], "sparsity": [], "dat
 def _source_rows(results, number: int, letter: str, source: str, metric: str, profile: str, layers) -> pd.DataFrame:
     """A panel's runs (or the controls, with the panel's dense runs for margins) with the metric's column."""
     rows = panel_rows(results, figure(number).panel(letter), profile)
+    # only the settings the panel plans: at a profile where panels share a stand-in, another panel's runs (Figure 13
+    # (b)'s sparsity 0.7 on Figure 8 (c)'s data) would otherwise join this panel whenever they happen to be finished
+    planned = {(m, round(s, 6), round(r, 6)) for m, s, r in _plan(number, letter, "panel", profile)}
+    rows = rows.loc[np.array([(m, round(s, 6), round(r, 6)) in planned for m, s, r in
+                              zip(rows.method, rows.sparsity.astype(float), rows.data_ratio.astype(float))], dtype=bool)]
     if source == "control":
         rows = pd.concat([results[results.id.isin(_control_ids(profile))], rows[rows.method == "dense"]])
     return _with_metric(rows, metric, layers)
@@ -539,6 +544,13 @@ def look_for(name, results: pd.DataFrame, profile: str, layers: pd.DataFrame | N
         lines += ["", f"Rows marked *not testable* cannot be decided at `{profile}`: run a profile with ≥ "
                       f"{MIN_SEEDS} seeds (`course` on a laptop, `gpu`, `paper`)."]
     return "\n".join(lines)
+
+
+def uses_layers(name) -> bool:
+    """Whether a figure's rows read the layer table (layer densities), so look_for needs it."""
+    number = figure(name).number
+    return any("density" in (g.metric or f.metric) for f in FINDINGS if number in {n for n, _ in f.where()}
+               for g in (f.a, f.b))
 
 
 def ledger_configs(name, profile: str, **overrides) -> list:

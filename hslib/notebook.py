@@ -81,7 +81,8 @@ class Session:
 
         configs = claims.ledger_configs(name, self.profile, data_root=self.data_root)
         results = store.results_for(configs, self.runs)
-        results.attrs["layers"] = store.layers_for(configs, self.runs)
+        if claims.uses_layers(name):  # only figures 7, 11 and 12 test layer densities: skip reading them elsewhere
+            results.attrs["layers"] = store.layers_for(configs, self.runs)
         text = claims.look_for(name, results, self.profile)
         display(Markdown(text))
         return text

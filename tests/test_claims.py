@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from hslib import claims, findings, paper
+from hslib import claims, findings, paper, planning
 from hslib.synthetic import synthetic_results
 
 PAIRS = {"c100_r18": ("cifar100", "resnet18"), "c100_v19": ("cifar100", "vgg19"), "c10_v16": ("cifar10", "vgg16"),
@@ -290,34 +290,29 @@ def planted():
 
 
 def test_look_for_shows_the_ledger_s_verdict_for_every_row(planted):
+    """Under each figure, from only the runs that S.look_for reads (the figure's, the confirmatory family's and the
+    controls': claims.ledger_configs), every row about the figure reads exactly as in the full ledger: the same
+    family, numbers and verdict (no re-adjustment within a figure, no other panel's runs joining a panel)."""
     df, ledger = planted
     for fig in paper.FIGURES:
-        text = claims.look_for(fig.name, df, "course")
+        ids = {c.id for c in claims.ledger_configs(fig.name, "course")}
+        some = df[df.id.isin(ids)].copy()
+        some.attrs = {"layers": df.attrs["layers"]}
+        text = claims.look_for(fig.name, some, "course")
         about = [f.key for f in findings.FINDINGS if fig.number in {n for n, _ in f.where()}]
-        rows = ledger[ledger.key.isin(about)]
-        for _, r in rows.iterrows():
+        for _, r in ledger[ledger.key.isin(about)].iterrows():
             line = claims._row_words(r)
             assert line in text and line.endswith(f"→ **{r.verdict}**."), (fig.number, r.key, r.panel)
             assert f"- **{r.family}** (" in text
-    assert "**supported**" in claims.look_for("fig02_hard_sample_accuracy", df, "course")
+    assert "→ **supported**." in claims.look_for("fig02_hard_sample_accuracy", df, "course")  # the planted effect
+    assert "supported (exploratory)" in claims.look_for("fig06_adversarial_sparsity90", df, "course")
 
 
-def test_look_for_never_readjusts_within_a_figure(planted):
-    """With only Figure 6's runs (a notebook that has drawn one figure), the exploratory rows read exactly as in the
-    full ledger: their verdict is the raw p's, whatever else exists."""
-    df, ledger = planted
-    configs = {c.id for c in claims.ledger_configs("fig06_adversarial_sparsity90", "course")}
-    figure6 = df[df.id.isin(configs)].copy()
-    figure6.attrs = {"layers": df.attrs["layers"]}
-    text = claims.look_for("fig06_adversarial_sparsity90", figure6, "course")
-    for _, r in ledger[ledger.figure == 6].iterrows():
-        assert claims._row_words(r) in text
-    assert "supported (exploratory)" in text  # SET's planted robustness, on both panels
-    # the confirmatory rows of a figure whose family is incomplete wait rather than show another verdict
-    only4 = df[df.id.isin({c.id for c in claims.ledger_configs("fig04_corruption_accuracy", "course")})
-               & ~df.method.isin(["random_erk", "uniform"])]
+def test_a_confirmatory_verdict_waits_for_its_whole_family(planted):
+    df, _ = planted
+    only4 = df[df.id.isin({c.id for c in planning.figure_configs("fig04_corruption_accuracy", "course")})]
     text = claims.look_for("fig04_corruption_accuracy", only4, "course")
-    assert "→ **pending**." in text and "**inconclusive**" not in text and "**supported**" not in text
+    assert "→ **pending**." in text and "→ **inconclusive**." not in text and "→ **supported**." not in text
 
 
 def test_control_rows_are_tested_when_the_control_runs_exist():
@@ -334,7 +329,7 @@ def test_control_rows_are_tested_when_the_control_runs_exist():
     for key in ("lth_needs_low_sparsity", "corruption_full_high_sparsity_no_gain"):
         assert row(planted, key, "a")["diff"] == pytest.approx(row(ledger, key, "a")["diff"])
     # without the control runs the rows say so
-    controls = {c.id for c in __import__("hslib.planning").planning.control_configs("course")}
+    controls = {c.id for c in planning.control_configs("course")}
     without = claims.ledger(base[~base.id.isin(controls)], "course")
     assert row(without, "lth_control_fresh_init", "a").verdict == claims.RUNS_MISSING
 
