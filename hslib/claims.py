@@ -437,6 +437,8 @@ def _adjust(ledger: pd.DataFrame) -> pd.DataFrame:
             ledger.at[i, "evidence"] += (f"; achieved power for the observed d_z = {ledger.at[i, 'd_z']:.2f} at "
                                          f"α = {alpha:.3g} (Holm, rank {rank[i]} of {len(family)}): "
                                          f"{ledger.at[i, 'power']:.2f}")
+            if BY_KEY[ledger.at[i, "key"]].test == "less_data_more_advantage":
+                ledger.at[i, "evidence"] += " (of the difference of margins alone: at most the power of both tests)"
     return ledger
 
 
