@@ -37,6 +37,7 @@ import pandas as pd
 from .erk import scaled_densities
 from .findings import BY_KEY, CONFIRMATORY, FAMILIES, FINDINGS, Finding, Group
 from .paper import PAIRS, figure, stand_in
+from .power import power
 from .tables import as_shape, normalise, panel_rows
 from .vocabulary import pair_label
 
@@ -296,15 +297,6 @@ def _check_verdict(f: Finding, d: np.ndarray) -> str:
     return HOLDS if holds else FAILS
 
 
-def power(d_z: float, n: int, alpha: float) -> float:
-    """Power of a two-sided one-sample t-test with n seeds at level alpha when the true effect is d_z (noncentral t)."""
-    from scipy import stats
-
-    df, nc = n - 1, d_z * np.sqrt(n)
-    crit = stats.t.ppf(1 - alpha / 2, df)
-    return float(stats.nct.sf(crit, df, nc) + stats.nct.cdf(-crit, df, nc))
-
-
 def holm(p: np.ndarray) -> np.ndarray:
     """Holm's step-down adjustment: sort, multiply the k-th smallest by (m − k), keep monotone, cap at 1."""
     p = np.asarray(p, float)
@@ -495,7 +487,7 @@ def _row_words(r) -> str:
     if r.family == "check":
         return f"{said} → **{r.verdict}**."
     if r.verdict == NOT_TESTABLE:
-        return f"{said}; a test needs ≥ {MIN_SEEDS} seeds → **{r.verdict}** (direction only)."
+        return f"{said} (the direction only: a test needs ≥ {MIN_SEEDS} seeds) → **{r.verdict}**."
     said += (f", 95% CI [{_amount(r.ci_low, r.metric)}, {_amount(r.ci_high, r.metric)}], d_z = {r.d_z:.2f}, "
              f"df = {int(r.df)}, p = {r.p_value:.3g}")
     if pd.notna(r.p_adjusted):
@@ -543,8 +535,8 @@ def look_for(name, results: pd.DataFrame, profile: str, layers: pd.DataFrame | N
         lines += ["", "*pending*: a confirmatory verdict waits until every run of the confirmatory family is finished "
                       "(notebook 08 trains them), because Holm adjusts across the whole family."]
     if (shown.verdict == NOT_TESTABLE).any():
-        lines += ["", f"Rows marked *not testable* cannot be decided at `{profile}`: run a profile with ≥ "
-                      f"{MIN_SEEDS} seeds (`course` on a laptop, `gpu`, `paper`)."]
+        lines += ["", f"Rows marked *not testable* cannot be decided at `{profile}`: it runs them with fewer than "
+                      f"{MIN_SEEDS} seeds (or none of their settings); a profile with more seeds decides them."]
     return "\n".join(lines)
 
 

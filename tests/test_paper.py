@@ -268,7 +268,7 @@ def test_what_to_look_for_is_generated_from_the_ledger(synthetic):
     assert text.startswith("**What to look for in Figure 6**")
     assert text.count("- **exploratory** (") == len(of_figure_6)
     assert text.count("→ **not testable at this profile**") == (ledger.figure == 6).sum()
-    assert "standing in for CIFAR-10 / VGG16" in text and "run a profile with ≥ 3 seeds" in text
+    assert "standing in for CIFAR-10 / VGG16" in text and "fewer than 3 seeds" in text
     # a planted effect reaches the text as the ledger's verdict: the confirmatory row, Holm-adjusted in its family
     effects = [{"method": ["set", "snip"], "dataset": "cifar100", "model": "resnet18", "data_ratio": 0.3,
                 "corruption": "", "delta": 0.2}]
