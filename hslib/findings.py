@@ -141,7 +141,8 @@ def _variants(figure, words):
         Finding(f"shallow_dense_scratch_wins{n}", figure, "ab",
                 f"{words}: from scratch, SNNs with denser shallow layers (SET, SNIP, Random-ERK) beat those with "
                 f"sparser ones (GMP, Uniform) (as Figure 8)",
-                Group(("set", "snip", "random_erk"), "SET, SNIP, Random-ERK"), Group(("gmp", "uniform"), "GMP, Uniform")),
+                Group(("set", "snip", "random_erk"), "SET, SNIP, Random-ERK"),
+                Group(("gmp", "uniform"), "GMP, Uniform")),
     )
 
 
@@ -164,7 +165,8 @@ FINDINGS = (
     # ---- Figure 3: SET over sparsity × data ratio
     Finding("set_beats_dense_little_data", 3, "b",
             "With little hard data (≤ 30%), SET beats dense at high sparsity",
-            _margin(("set",), "SET − dense at sparsity ≥ 0.8, data ratio ≤ 0.3", sparsity_min=HIGH, ratio_max=0.3),
+            _margin(("set",), f"SET − dense at sparsity ≥ {HIGH}, data ratio ≤ 0.3", sparsity_min=HIGH,
+                    ratio_max=0.3),
             Group((), "zero (no margin)")),
     Finding("set_edge_grows_with_less_data", 3, "b",
             "SET's edge over dense is larger with little data (ratio ≤ 0.3) than with most of it (ratio ≥ 0.7), "
