@@ -31,9 +31,12 @@ TEMPLATE = """{%- extends 'index.html.j2' -%}
 CSS = """body{font:14px/1.4 sans-serif;margin:2em auto;max-width:1200px}table{border-collapse:collapse}
 td,th{border:1px solid #ccc;padding:3px 6px;vertical-align:top;text-align:left}img.thumb{max-width:240px}
 .verdict-supported{background:#d5f5d5}.verdict-contradicted{background:#f8d0d0}.verdict-inconclusive{background:#fdf3c4}
-.verdict-not-testable-at-this-profile{background:#e8e8e8}.missing{color:#999}"""
-CLAIM_COLUMNS = ("figure", "panel", "key", "statement", "dataset", "model", "kind", "diff", "ci_low", "ci_high",
-                 "p_adjusted", "n_seeds", "verdict")
+.verdict-not-testable-at-this-profile,.verdict-runs-missing,.verdict-pending{background:#e8e8e8}
+.verdict-holds{background:#dde8f5}.verdict-fails{background:#f8d0d0}.missing{color:#999}"""
+# The ledger's columns as claims.csv holds them (hslib.claims.COLUMNS): the family and verdict are shown as written.
+CLAIM_COLUMNS = ("family", "figure", "panel", "key", "statement", "dataset", "model", "test", "diff", "ci_low",
+                 "ci_high", "d_z", "df", "n_seeds", "p_value", "p_adjusted", "verdict")
+NUMBERS = ("diff", "ci_low", "ci_high", "d_z", "p_value", "p_adjusted")
 
 
 def _page(title: str, body: str) -> str:
@@ -45,7 +48,7 @@ def _cell(column: str, value: str) -> str:
     if column == "figure" and value:
         return f'<td><a href="#fig-{escape(value)}">{escape(value)}</a></td>'
     try:
-        value = f"{float(value):.3g}" if column in ("diff", "ci_low", "ci_high", "p_adjusted") and value else value
+        value = f"{float(value):.3g}" if column in NUMBERS and value else value
     except ValueError:
         pass
     return f"<td>{escape(value)}</td>"
@@ -91,16 +94,24 @@ def _check_figure(path: Path):
         raise ValueError(f"{path}: damaged or not a readable PNG ({type(e).__name__}: {e}); {redraw}") from None
 
 
+def _verdict_class(verdict: str) -> str:
+    """'supported (exploratory)' -> 'supported': the colour says the verdict, the family column says its weight."""
+    return "-".join(verdict.split(" (")[0].split())
+
+
 def _claims(profile: str, outputs: Path) -> str:
     path = store.results_file(profile, "claims", outputs)
     if not path.exists():
         return f'<p class="missing">{escape(str(path))} does not exist (notebook 08_claims writes it).</p>'
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
-    body = "\n".join(f'<tr class="verdict-{"-".join(r.get("verdict", "").split())}">'
+    body = "\n".join(f'<tr class="verdict-{_verdict_class(r.get("verdict", ""))}">'
                      + "".join(_cell(c, r.get(c) or "") for c in CLAIM_COLUMNS) + "</tr>" for r in rows)
     head = "".join(f"<th>{c}</th>" for c in CLAIM_COLUMNS)
-    return f'<table id="claims"><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>'
+    note = ("<p>One row per test, as <code>claims.csv</code> holds it: the confirmatory findings first (Holm-adjusted "
+            "within their family), then exploratory and control rows (raw p, verdicts labelled with their family) and "
+            "the checks (they hold by construction and are never counted as support).</p>")
+    return f'{note}\n<table id="claims"><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>'
 
 
 def build(profile: str, outputs: str | Path | None = None) -> Path:

@@ -7,7 +7,7 @@ this package; `$HSLIB_PROJECT` overrides it, else the current folder). Under it:
     notebooks/<profile>/     executed notebooks; book/<profile>/ the rendered book        (generated)
     slurm/                   SLURM job logs                                                (generated)
     figures/<profile>/       the regenerated figures with their sidecars                  (committed)
-    results/<profile>/       runs.csv, layer_density.csv, claims.csv                      (committed)
+    results/<profile>/       runs.csv, layer_density.csv, claims.csv, summary.md          (committed)
 
 A run folder:
 
@@ -49,7 +49,7 @@ RUN_FILES = {"config": "config.json", "log": "log.jsonl", "updates": "updates.js
              "final": "final.pt", "masks": "masks.pt", "result": "result.json", "error": "error.txt",
              "train_log": "train.log", "lock": ".lock"}
 # A profile's results folder: its tables, by what they hold.
-RESULT_FILES = {"runs": "runs.csv", "layers": "layer_density.csv", "claims": "claims.csv"}
+RESULT_FILES = {"runs": "runs.csv", "layers": "layer_density.csv", "claims": "claims.csv", "summary": "summary.md"}
 
 
 # ------------------------------------------------------------------------------------------ the layout
@@ -120,7 +120,7 @@ def checkpoints(directory) -> list[Path]:
 
 
 def results_file(profile: str, kind: str, outputs=None) -> Path:
-    """A table of a profile's results folder by what it holds (RESULT_FILES)."""
+    """A file of a profile's results folder by what it holds (RESULT_FILES): a table, or the generated summary."""
     if kind not in RESULT_FILES:
         raise ValueError(f"kind={kind!r} is not a results table; allowed values: {list(RESULT_FILES)}")
     return folder("results", profile, outputs) / RESULT_FILES[kind]
@@ -297,6 +297,11 @@ def write_figure(fig, path, **savefig):
 def write_csv(path, df):
     """A pandas table as CSV, atomically (no index column)."""
     _atomic_bytes(path, df.to_csv(index=False).encode())
+
+
+def write_text(path, text: str):
+    """A text file (UTF-8), atomically."""
+    _atomic_bytes(path, text.encode("utf-8"))
 
 
 def write_json(path, obj):

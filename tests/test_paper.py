@@ -159,48 +159,59 @@ def test_the_erk_reference_follows_the_runs_own_layers(synthetic):
 
 
 # ------------------------------------------------------------------------------------------ the ledger
-STAT = [f.key for f in findings.FINDINGS if not f.structural]
+# Rows whose effect the synthetic accuracy model builds in: accuracy falls 2 pp per severity step, and SNIP and the
+# ERK methods get ERK layer densities while magnitude pruning gets uniform ones.
+BUILT_IN = {"severity6_all_fall"} | {f.key for f in findings.FINDINGS if f.metric == "shallow_density"}
 
 
 def _ledger(profile, effects=None):
     return claims.ledger(synthetic_results(profile, effects=effects), profile)
 
 
-def test_the_ledger_has_one_row_per_finding_and_panel_with_its_columns(synthetic):
+def test_the_ledger_has_a_row_per_test_with_its_columns(synthetic):
     ledger = claims.ledger(synthetic["paper"], "paper")
-    expected = [(f.key, p) for f in findings.FINDINGS for p in f.panels]
-    assert list(zip(ledger.key, ledger.panel)) == expected
-    for col in ("key", "figure", "panel", "dataset", "model", "verdict", "diff", "ci_low", "ci_high", "p_value",
-                "p_adjusted", "n_seeds"):
-        assert col in ledger
+    expected = {(f.key, f.panels) if f.family == "confirmatory" else (f.key, p)
+                for f in findings.FINDINGS for p in f.panels}
+    assert set(zip(ledger.key, ledger.panel)) == expected and len(ledger) == len(expected)
+    assert list(ledger.columns) == claims.COLUMNS
+    assert list(dict.fromkeys(ledger.family)) == ["confirmatory", "exploratory", "control", "check"]
     assert set(ledger.verdict) <= set(claims.VERDICTS)
-    # Never pooled: every row's runs come from one (dataset, model) pair, the stand-in of its panel.
-    for _, r in ledger.iterrows():
+    # Only a confirmatory row pools panels; every other row's runs come from its panel's stand-in pair.
+    for _, r in ledger[ledger.family != "confirmatory"].iterrows():
         panel = paper.figure(r.figure).panel(r.panel)
         assert (r.dataset, r.model) == paper.stand_in("paper", panel.pair)
 
 
-def test_no_planted_effect_gives_no_statistical_verdict(synthetic):
+def test_no_planted_effect_gives_no_difference(synthetic):
     ledger = claims.ledger(synthetic["paper"], "paper")
-    stat = ledger[ledger.kind == "statistical"]
-    assert (stat.verdict == "inconclusive").all(), stat[stat.verdict != "inconclusive"][["key", "panel", "p_adjusted"]]
-    assert (stat.n_seeds == 3).all() and stat.p_value.notna().all()
+    tested = ledger[(ledger.family != "check") & ~ledger.key.isin(BUILT_IN)]
+    assert (tested.n_seeds == 3).all() and tested.p_value.notna().all()
+    kinds = tested.key.map(lambda k: findings.BY_KEY[k].test)
+    plain = tested[kinds.isin(["difference", "less_data_more_advantage"])]
+    assert plain.verdict.str.startswith("inconclusive").all(), plain[~plain.verdict.str.startswith("inconclusive")]
+    # equal groups: a margin test can be supported (the groups are within ±2 pp), never contradicted
+    assert not tested[~kinds.isin(["difference", "less_data_more_advantage"])].verdict.str.startswith("contra").any()
+    assert (ledger[ledger.family == "check"].verdict == "holds").all()
 
 
-# 20 pp, not 10: with 3 seeds and Holm over every statistical row of the ledger, a 10 pp effect is missed in about
-# one noise draw in twelve (the noise is drawn per run id, so a new run id redraws it); 20 pp is found in every one.
+# 20 pp, not 10: with 3 seeds a 10 pp effect is missed in about one noise draw in twelve (the noise is drawn per run
+# id, so a new run id redraws it); 20 pp is found in every one.
 @pytest.mark.parametrize("delta,verdict", [(0.2, "supported"), (-0.2, "contradicted")])
 def test_a_planted_effect_is_found_on_its_pair_only(delta, verdict):
     effects = [{"method": ["set", "snip"], "dataset": "cifar100", "model": "resnet18", "data_ratio": 0.3,
                 "corruption": "", "delta": delta}]
     for profile in ("paper", "gpu"):
         ledger = _ledger(profile, effects).set_index(["key", "panel"])
-        assert ledger.loc[("set_snip_win_top30", "c"), "verdict"] == verdict, profile  # CIFAR-100 / ResNet18
-        assert ledger.loc[("set_snip_win_top30", "d"), "verdict"] == "inconclusive", profile  # Tiny / ResNet34
-        assert ledger.loc[("set_snip_win_corruption_30", "c"), "verdict"] == "inconclusive"  # not corrupted data
-        row = ledger.loc[("set_snip_win_top30", "c")]
-        assert row.ci_low <= row["diff"] <= row.ci_high and abs(row["diff"] - delta) < 0.01
+        # the confirmatory test pools CIFAR-100 / ResNet18 (planted) with Tiny-ImageNet / ResNet34 (not)
+        row = ledger.loc[("set_snip_win_top30", "cd")]
+        assert row.verdict == verdict, profile
+        assert row.ci_low <= row["diff"] <= row.ci_high and abs(row["diff"] - delta / 2) < 0.01
         assert row.p_adjusted >= row.p_value
+        assert ledger.loc[("set_snip_win_top50", "ab"), "verdict"] == "inconclusive"  # top-50%: nothing planted
+        assert ledger.loc[("set_snip_win_corruption_30", "cd"), "verdict"] == "inconclusive"  # not corrupted data
+        # an exploratory row on the planted pair, and its twin on corrupted data
+        assert ledger.loc[("win_twice_accuracy", "c"), "verdict"] == f"{verdict} (exploratory)", profile
+        assert ledger.loc[("win_twice_accuracy", "d"), "verdict"] == "inconclusive (exploratory)", profile
 
 
 def test_a_planted_robustness_effect_reaches_the_adversarial_finding():
@@ -208,29 +219,27 @@ def test_a_planted_robustness_effect_reaches_the_adversarial_finding():
     effects = [{"method": "set", "adversarial": "linf", "sparsity": 0.9, "data_ratio": 1.0, "delta": 0.2,
                 "metric": "robust_acc"}]
     ledger = _ledger("paper", effects).set_index(["key", "panel"])
-    assert ledger.loc[("adv_set_best_full", "a"), "verdict"] == "supported"
-    assert ledger.loc[("adv_set_best_full", "b"), "verdict"] == "supported"
-    assert ledger.loc[("adv_snn_robust_half", "c"), "verdict"] == "inconclusive"
+    assert ledger.loc[("adv_set_best_full", "a"), "verdict"] == "supported (exploratory)"
+    assert ledger.loc[("adv_set_best_full", "b"), "verdict"] == "supported (exploratory)"
+    assert ledger.loc[("adv_snn_robust_half", "c"), "verdict"] == "inconclusive (exploratory)"
 
 
-def test_one_seed_is_not_testable_but_structural_claims_still_decide(synthetic):
+def test_one_seed_is_not_testable_but_the_checks_still_decide(synthetic):
     ledger = claims.ledger(synthetic["smoke"], "smoke")
-    stat, struct = ledger[ledger.kind == "statistical"], ledger[ledger.kind == "structural"]
-    assert (stat.verdict == "not testable at this profile").all() and stat.p_value.isna().all()
-    assert (struct.verdict == "supported").all()  # ERK/SNIP layers denser; LTH/OMP pay their dense parent
-    assert struct["diff"].notna().all()
+    tests, checks = ledger[ledger.family != "check"], ledger[ledger.family == "check"]
+    assert (tests.verdict == claims.NOT_TESTABLE).all() and tests.p_value.isna().all()
+    assert (checks.verdict == "holds").all()  # SET follows ERK; sparse runs are cheaper; LTH/OMP pay their parent
+    assert checks["diff"].notna().all()
 
 
-def test_a_reversed_structural_property_is_contradicted():
+def test_a_broken_construction_fails_its_check():
     layers = synthetic_results("smoke").attrs["layers"]
     df = synthetic_results("smoke")
     swapped = layers.copy()
-    # Give SET and SNIP the magnitude methods' flat profile and vice versa: the claim must flip.
-    erk = swapped.method.isin(["set", "snip"])
-    flat = swapped.method.isin(["gmp", "lth", "omp"])
-    swapped.loc[erk, "density"], swapped.loc[flat, "density"] = 0.2, 0.9
+    # Give SET a flat profile instead of ERK's: the check that SET follows ERK's formula must fail.
+    swapped.loc[swapped.method == "set", "density"] = 0.2
     ledger = claims.ledger(df, "smoke", layers=swapped).set_index(["key", "panel"])
-    assert ledger.loc[("shallow_layers_denser", "a"), "verdict"] == "contradicted"
+    assert ledger.loc[("set_shallow_erk", "a"), "verdict"] == "fails"
 
 
 def test_holm_adjustment_by_hand():
@@ -240,32 +249,36 @@ def test_holm_adjustment_by_hand():
 
 
 def test_the_paired_t_test_matches_scipy():
+    import pandas as pd
     from scipy import stats
 
     diffs = np.array([0.012, 0.018, 0.009])
-    mean, lo, hi, p, _ = claims._test(diffs, structural=False)
-    assert p == pytest.approx(stats.ttest_1samp(diffs, 0).pvalue)
+    out = claims._statistics(findings.BY_KEY["set_snip_win_vgg19_30"], pd.Series(0.6 + diffs), pd.Series([0.6] * 3))
+    assert out["p_value"] == pytest.approx(stats.ttest_1samp(diffs, 0).pvalue)
     half = stats.t.ppf(0.975, 2) * diffs.std(ddof=1) / np.sqrt(3)
-    assert (lo, hi) == pytest.approx((mean - half, mean + half))
+    assert (out["ci_low"], out["ci_high"]) == pytest.approx((diffs.mean() - half, diffs.mean() + half))
+    assert out["d_z"] == pytest.approx(diffs.mean() / diffs.std(ddof=1)) and out["df"] == 2
 
 
 def test_what_to_look_for_is_generated_from_the_ledger(synthetic):
-    # smoke: one seed, so every statistical line says "not testable" and gives only the direction
+    # smoke: one seed, so every tested line says "not testable" and gives only the direction
     text = claims.look_for("fig06_adversarial_sparsity90", synthetic["smoke"], "smoke")
+    ledger = claims.ledger(synthetic["smoke"], "smoke")
     of_figure_6 = [f for f in findings.FINDINGS if f.figure == 6]
-    assert text.startswith("**What to look for in Figure 6**") and text.count("**The paper:**") == len(of_figure_6)
-    assert text.count("→ **not testable at this profile**") == sum(len(f.panels) for f in of_figure_6)
-    assert "standing in for CIFAR-10 / VGG16" in text and "run a profile with ≥ 3 seeds" in text
-    # a planted effect reaches the text as a verdict, adjusted across this figure's rows only
+    assert text.startswith("**What to look for in Figure 6**")
+    assert text.count("- **exploratory** (") == len(of_figure_6)
+    assert text.count("→ **not testable at this profile**") == (ledger.figure == 6).sum()
+    assert "standing in for CIFAR-10 / VGG16" in text and "fewer than 3 seeds" in text
+    # a planted effect reaches the text as the ledger's verdict: the confirmatory row, Holm-adjusted in its family
     effects = [{"method": ["set", "snip"], "dataset": "cifar100", "model": "resnet18", "data_ratio": 0.3,
-                "corruption": "", "delta": 0.1}]
+                "corruption": "", "delta": 0.2}]
     text = claims.look_for("fig02_hard_sample_accuracy", synthetic_results("gpu", effects=effects), "gpu")
-    statement = next(f.statement for f in findings.FINDINGS if f.key == "set_snip_win_top30")
-    block = next(b for b in text.split("- **The paper:**") if b.strip().startswith(statement))
-    c, d = (next(x for x in block.splitlines() if x.strip().startswith(f"- ({p})")) for p in "cd")
-    diff = float(c.split("A − B = ")[1].split(" pp")[0])
-    assert abs(diff - 10) < 1 and c.endswith("→ **supported**.") and "Holm-adjusted p" in c  # CIFAR-100 / ResNet18
-    assert d.endswith("→ **inconclusive**.") and "not testable" not in text  # Tiny-ImageNet: nothing planted
-    structural = claims.look_for("fig07_layer_density", synthetic["paper"], "paper")
-    assert structural.count("(structural: it must hold in every seed)") == 2  # panels a and b
+    statement = findings.BY_KEY["set_snip_win_top30"].statement
+    block = next(b for b in text.split("\n- **") if statement in b)
+    line = next(x for x in block.splitlines() if x.strip().startswith("- Figure 2 (c, d)"))
+    diff = float(line.split("A − B = ")[1].split(" pp")[0])
+    assert abs(diff - 10) < 1 and line.endswith("→ **supported**.") and "Holm-adjusted p" in line
+    assert block.startswith("confirmatory** (")
+    checks = claims.look_for("fig07_layer_density", synthetic["paper"], "paper")
+    assert checks.count("→ **holds**.") == 2 and "- **check** (" in checks  # panels a and b
     assert "states no comparison" in claims.look_for("fig01_el2n_examples", synthetic["paper"], "paper")

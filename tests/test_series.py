@@ -95,15 +95,17 @@ def test_runs_csv_has_exactly_the_runs_of_the_grids(series):
     assert set(layers["id"]) == set(runs["id"])
 
 
-def test_claims_csv_has_one_verdict_per_finding_and_panel(series):
+def test_claims_csv_has_a_verdict_per_test_and_its_summary_beside_it(series):
     out, _ = series
     table = pd.read_csv(out / "results" / "smoke" / "claims.csv")
-    assert list(zip(table["key"], table["panel"])) == [(f.key, p) for f in findings.FINDINGS for p in f.panels]
-    assert set(table["verdict"]) <= set(claims.VERDICTS)
-    stat = table[table["kind"] == "statistical"]
-    assert (stat["verdict"] == "not testable at this profile").all()  # one seed: no test
-    struct = table[table["kind"] == "structural"]
-    assert struct["verdict"].isin(["supported", "contradicted", "inconclusive"]).all() and struct["diff"].notna().all()
+    assert list(table.columns) == claims.COLUMNS and set(table.verdict) <= set(claims.VERDICTS)
+    assert list(table[table.family == "confirmatory"].key) == [f.key for f in findings.CONFIRMATORY]
+    assert set(table.key) == {f.key for f in findings.FINDINGS}  # a row on shared runs stands for its twin
+    tests, checks = table[table.family != "check"], table[table.family == "check"]
+    assert (tests.verdict == claims.NOT_TESTABLE).all()  # one seed: no test (the controls are run too)
+    assert (checks.verdict == "holds").all() and checks["diff"].notna().all()
+    summary = (out / "results" / "smoke" / "summary.md").read_text(encoding="utf-8")
+    assert summary == claims.summary(table, "smoke")
 
 
 def test_a_second_series_reuses_every_run(series):
