@@ -509,9 +509,15 @@ def _pixel_centres(H: int, W: int, device):
 
 def augmentation(dataset: str, image_size: int = 0) -> dict:
     """The paper's training augmentation: crop (4-px zero padding) + flip; CIFAR-100 adds ±15° rotation.
-    Digits are not flipped: a mirrored digit is another symbol (or none), not the same class seen otherwise.
-    A run resized to `image_size` pads in proportion to the paper's 4 px at 32×32 (2 px at 16×16)."""
-    crop = max(1, round(4 * image_size / 32)) if image_size else 4
+    A run resized to `image_size` pads in proportion: 1/8 of the side (4 px at 32×32, 2 px at 16×16).
+    Digits differ twice, because a digit fills its whole frame where a CIFAR object sits in a scene: they are
+    never mirrored (a mirrored digit is another symbol, or none), and they pad 1/16 of the side (2 px at 32×32,
+    1 px at 16×16), since a shift by 1/8 cuts strokes off (measured: sparse runs on EL2N-hard digits then
+    could not fit their training set in the course profile's steps; docs/paper_findings.md#course-regime)."""
+    side = image_size or 32
+    crop = max(1, round(side / 16)) if dataset == "digits" else max(1, round(side / 8))
+    if not image_size and dataset != "digits":
+        crop = 4  # the paper's 4 px at the data's own size (Tiny-ImageNet's 64×64 included)
     return {"crop": crop, "flip": dataset != "digits", "rotate": 15.0 if dataset == "cifar100" else 0.0}
 
 

@@ -77,8 +77,10 @@ def test_steps_per_epoch_must_be_a_whole_number(value):
 
 
 def test_padding_scales_with_the_side_and_digits_are_never_mirrored():
-    assert hdata.augmentation("digits", 16) == {"crop": 2, "flip": False, "rotate": 0.0}
-    assert hdata.augmentation("digits") == {"crop": 4, "flip": False, "rotate": 0.0}
+    assert hdata.augmentation("digits", 16) == {"crop": 1, "flip": False, "rotate": 0.0}
+    assert hdata.augmentation("digits") == {"crop": 2, "flip": False, "rotate": 0.0}
+    assert hdata.augmentation("tinyimagenet") == {"crop": 4, "flip": True, "rotate": 0.0}
+    assert hdata.augmentation("cifar10", 16)["crop"] == 2
     assert hdata.augmentation("cifar100") == {"crop": 4, "flip": True, "rotate": 15.0}
     assert hdata.augmentation("cifar10", 64)["crop"] == 8
 
