@@ -50,7 +50,7 @@ def test_a_run_with_steps_per_epoch_takes_exactly_that_many_steps_whatever_its_d
         assert cfg.steps_per_epoch == 20
         n = round(ratio * 1294)
         ld = hdata.Loader(_images(n), torch.arange(n), cfg.batch_size, train=True, batches=cfg.steps_per_epoch)
-        assert len(ld) * cfg.epochs == 200
+        assert len(ld) * cfg.epochs == 20 * cfg.epochs == 240
 
 
 # ------------------------------------------------------------------------------------------ resolution
