@@ -34,6 +34,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from .config import base_config
 from .erk import scaled_densities
 from .findings import BY_KEY, CONFIRMATORY, FAMILIES, FINDINGS, Finding, Group
 from .paper import PAIRS, figure, stand_in
@@ -594,10 +595,63 @@ def _table(rows: pd.DataFrame, adjusted: bool) -> list:
     return lines
 
 
-def summary(ledger: pd.DataFrame, profile: str) -> str:
+# The paper's regime (docs/paper_findings.md#course-regime): runs fit their training set, as after 200 epochs.
+FIT, FIT_SHARE = 0.99, 0.95  # train_acc >= FIT for at least FIT_SHARE of the non-adversarial runs
+DENSE_FLOOR, DENSE_SPREAD = 0.97, 0.02  # dense ResNet18 on all clean data: test accuracy and max - min over seeds
+PLATEAU = 0.02  # adversarial runs: |adv_train_acc_change| within this (hslib.train._plateau)
+
+
+def regime(runs: pd.DataFrame, profile: str) -> dict:
+    """Is the profile in the paper's regime? From the runs table (runs.csv): the share of non-adversarial runs that
+    fit their training set, dense ResNet18 on all of the (clean) data, the adversarial runs' plateau, and the
+    test accuracy of the EL2N scoring runs (stopped early by design, so outside the criterion)."""
+    df = normalise(runs)
+    df = df[df.profile == profile]
+    scoring, done = df[df.stop_epoch > 0], df[df.stop_epoch == 0]
+    clean, adv = done[done.adversarial == ""], done[done.adversarial != ""]
+    dataset, model = stand_in(profile, "c100_r18")
+    dense = clean[(clean.method == "dense") & (clean.dataset == dataset) & (clean.model == model)
+                  & (clean.data_ratio == 1) & (clean.corruption == "") & (clean.label_noise == 0)
+                  & (clean.epochs == base_config(profile).epochs)]
+    change = adv.adv_train_acc_change.astype(float) if "adv_train_acc_change" in adv else pd.Series(dtype=float)
+    fit = clean.train_acc.astype(float) >= FIT
+    return {"runs": len(clean), "fit": int(fit.sum()), "fit_share": float(fit.mean()) if len(clean) else np.nan,
+            "lowest_fit": float(clean.train_acc.min()) if len(clean) else np.nan,
+            "dense_label": pair_label(dataset, model), "dense_seeds": len(dense),
+            "dense_mean": float(dense.test_acc.mean()) if len(dense) else np.nan,
+            "dense_spread": float(dense.test_acc.max() - dense.test_acc.min()) if len(dense) else np.nan,
+            "adversarial": len(adv), "plateaued": int((change.abs() <= PLATEAU).sum()),
+            "scoring_low": float(scoring.test_acc.min()) if len(scoring) else np.nan,
+            "scoring_high": float(scoring.test_acc.max()) if len(scoring) else np.nan}
+
+
+def _regime_lines(runs: pd.DataFrame, profile: str) -> list:
+    r = regime(runs, profile)
+    met = lambda ok: "**met**" if ok else "**not met**"  # noqa: E731
+    lines = ["## The regime (from [`runs.csv`](runs.csv))", "",
+             f"- **Fit**: {r['fit']} of {r['runs']} non-adversarial runs ({_cell(100 * r['fit_share'], '.1f')}%) reach "
+             f"≥ {FIT:.0%} accuracy on their own training subset (`train_acc`: eval mode, no augmentation; the lowest "
+             f"{_cell(100 * r['lowest_fit'], '.2f')}%). Criterion ≥ {FIT_SHARE:.0%} of runs: "
+             f"{met(r['fit_share'] >= FIT_SHARE)}.",
+             f"- **Dense {r['dense_label']} on all of the data**: test accuracy {_cell(100 * r['dense_mean'], '.2f')}% "
+             f"over {r['dense_seeds']} seed(s), spread (max − min) {_cell(100 * r['dense_spread'], '.2f')} pp. Criterion "
+             f"≥ {DENSE_FLOOR:.0%} with a spread ≤ {100 * DENSE_SPREAD:g} pp: "
+             f"{met(r['dense_mean'] >= DENSE_FLOOR and r['dense_spread'] <= DENSE_SPREAD)}."]
+    if r["adversarial"]:
+        lines.append(f"- **Adversarial runs** (their training accuracy is on PGD examples, so the criterion is a "
+                     f"plateau): {r['plateaued']} of {r['adversarial']} changed by at most {100 * PLATEAU:g} pp between "
+                     f"the last two quarters of training (`adv_train_acc_change`).")
+    if pd.notna(r["scoring_low"]):
+        lines.append(f"- **EL2N scoring runs** (stopped at `el2n_epoch` by design): test accuracy "
+                     f"{100 * r['scoring_low']:.1f}–{100 * r['scoring_high']:.1f}% when scored.")
+    return lines + [""]
+
+
+def summary(ledger: pd.DataFrame, profile: str, runs: pd.DataFrame | None = None) -> str:
     """What a profile's runs found, as Markdown generated from its ledger (claims.csv read back gives the same
-    text): the confirmatory verdicts with d_z, df and p, LTH with its controls beside it, the exploratory verdicts
-    counted, and the checks apart. Notebook 08 writes it to outputs/results/<profile>/summary.md."""
+    text): whether the runs are in the paper's regime (from `runs`, runs.csv), the confirmatory verdicts with d_z,
+    df and p, LTH with its controls beside it, the exploratory verdicts counted, and the checks apart. Notebook 08
+    writes it to outputs/results/<profile>/summary.md."""
     fam = {f: ledger[ledger.family == f] for f in FAMILIES}
     conf, expl, checks = fam["confirmatory"], fam["exploratory"], fam["check"]
     lth = ledger[ledger.key.str.contains("lth") & (ledger.family != "check")]
@@ -606,6 +660,7 @@ def summary(ledger: pd.DataFrame, profile: str) -> str:
              "*Generated by `hslib.claims.summary` from [`claims.csv`](claims.csv) (notebook 08): do not edit; "
              "rerun notebook 08.* How each row is decided: [How the ledger decides]"
              "(../../../docs/paper_findings.md#how-the-ledger-decides). pp = percentage points.", "",
+             *(_regime_lines(runs, profile) if runs is not None else []),
              "## The confirmatory findings", "",
              f"{len(conf)} registered findings, one test each (pooled over the panels it names, each distinct set of "
              f"runs once), Holm-adjusted across these {len(conf)} only; their seeds and power calculation are "

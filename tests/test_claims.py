@@ -353,9 +353,11 @@ RESULTS = Path(__file__).resolve().parents[1] / "outputs" / "results"
 @pytest.mark.parametrize("profile", sorted(p.name for p in RESULTS.iterdir() if p.is_dir()) if RESULTS.is_dir() else [])
 def test_the_committed_summary_is_what_the_committed_claims_give(profile):
     claims_csv, summary_md = RESULTS / profile / "claims.csv", RESULTS / profile / "summary.md"
-    if not (claims_csv.exists() and summary_md.exists()):
-        pytest.skip(f"outputs/results/{profile} has no claims.csv and summary.md pair")
-    assert claims.summary(pd.read_csv(claims_csv), profile) == summary_md.read_text(encoding="utf-8")
+    runs_csv = RESULTS / profile / "runs.csv"
+    if not (claims_csv.exists() and summary_md.exists() and runs_csv.exists()):
+        pytest.skip(f"outputs/results/{profile} has no claims.csv, runs.csv and summary.md")
+    runs = pd.read_csv(runs_csv)
+    assert claims.summary(pd.read_csv(claims_csv), profile, runs) == summary_md.read_text(encoding="utf-8")
 
 
 def test_holm_by_hand():
