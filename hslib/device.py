@@ -70,10 +70,11 @@ def autocast(device, precision: str):
 
 
 def wants_channels_last(device) -> bool:
-    """Train in channels_last (NHWC)? On CUDA (tensor-core convolutions) and on CPU, where oneDNN's NHWC
-    convolutions measured 1.04–1.3× faster than NCHW for every model (benchmarks/bench_memory_format.py, width
-    1/8, 16×16, batch 64, one thread); MPS keeps NCHW."""
-    return device.type in ("cuda", "cpu")
+    """Train in channels_last (NHWC)? On CUDA (tensor-core convolutions). Not on CPU, although it measured 1.2×
+    faster per step there (benchmarks/bench_memory_format.py): with torch 2.14.1, the backward pass of a strided
+    1×1 convolution (ResNet's shortcuts) in NHWC on CPU corrupts memory for odd batch sizes (double free, abort),
+    and a partial last batch is often odd (tests/test_course_regime.py keeps the CPU path NCHW)."""
+    return device.type == "cuda"
 
 
 def is_channels_last(model) -> bool:

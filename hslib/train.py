@@ -5,7 +5,7 @@ interrupted one resumes from its newest complete checkpoint, and everything a ru
 parent, EL2N scores) is checked before any work starts. The loop keeps loss and accuracy on the device and
 syncs once per epoch; the sparsity method hooks in after every optimizer step (one fused mask multiply) and
 at its update events. It trains in `cfg.precision` (fp32 with TF32 on CUDA, or bf16 autocast), channels_last on
-CUDA and CPU, optionally torch.compile'd.
+CUDA, optionally torch.compile'd.
 """
 from __future__ import annotations
 

@@ -157,3 +157,13 @@ def test_the_lottery_ticket_controls_are_planned_at_high_sparsity_and_twice_the_
     assert set(c.id for c in controls) <= set(c.id for c in planning.all_configs("course"))
     waves = planning.plan(controls)
     assert all(planning.parent_config(c) in waves[1] for c in controls if c.method == "lth_fresh")
+
+
+def test_cpu_training_stays_nchw_where_torchs_nhwc_backward_fails_on_odd_batches():
+    from hslib.device import wants_channels_last
+
+    assert wants_channels_last(torch.device("cuda")) and not wants_channels_last(torch.device("cpu"))
+    model = build_model("resnet18", 10, width=0.125, image_size=16)  # strided 1×1 shortcuts
+    x = torch.rand(3, 3, 16, 16)  # an odd batch, as a partial last batch often is
+    torch.nn.functional.cross_entropy(model(x), torch.zeros(3, dtype=torch.long)).backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters() if p.requires_grad)
