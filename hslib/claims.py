@@ -595,6 +595,14 @@ def _table(rows: pd.DataFrame, adjusted: bool) -> list:
     return lines
 
 
+def without_links(markdown: str) -> str:
+    """The text of Markdown links without their targets: the summary's links point into the repository (they work
+    on GitHub and in an editor), so a notebook or the book shows it without them."""
+    import re
+
+    return re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", markdown)
+
+
 # The paper's regime (docs/paper_findings.md#course-regime): runs fit their training set, as after 200 epochs.
 FIT, FIT_SHARE = 0.99, 0.95  # train_acc >= FIT for at least FIT_SHARE of the non-adversarial runs
 DENSE_FLOOR, DENSE_SPREAD = 0.97, 0.02  # dense ResNet18 on all clean data: test accuracy and max - min over seeds

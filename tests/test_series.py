@@ -105,7 +105,9 @@ def test_claims_csv_has_a_verdict_per_test_and_its_summary_beside_it(series):
     assert (tests.verdict == claims.NOT_TESTABLE).all()  # one seed: no test (the controls are run too)
     assert (checks.verdict == "holds").all() and checks["diff"].notna().all()
     summary = (out / "results" / "smoke" / "summary.md").read_text(encoding="utf-8")
-    assert summary == claims.summary(table, "smoke")
+    runs = pd.read_csv(out / "results" / "smoke" / "runs.csv")
+    assert summary == claims.summary(table, "smoke", runs)
+    assert "](" in summary and "](" not in claims.without_links(summary)
 
 
 def test_a_second_series_reuses_every_run(series):
