@@ -303,7 +303,7 @@ def test_look_for_shows_the_ledger_s_verdict_for_every_row(planted):
             assert line in text and line.endswith(f"→ **{r.verdict}**."), (fig.number, r.key, r.panel)
             assert f"- **{r.family}** (" in text
     assert "→ **supported**." in claims.look_for("fig02_hard_sample_accuracy", df, "course")  # the planted effect
-    # the adversarial grid runs two seeds at `course`: its rows give the direction only
+    # the adversarial grid runs one seed at `course`: its rows give the direction only
     assert "(the direction only: a test needs ≥ 3 seeds) → **not testable at this profile**." in claims.look_for(
         "fig06_adversarial_sparsity90", df, "course")
 
