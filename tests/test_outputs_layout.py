@@ -32,6 +32,9 @@ def test_hslib_outputs_moves_the_cli_sweep_notebooks_reproduce_book_and_clean_ru
     monkeypatch.chdir(elsewhere)
 
     # 1. the CLI sweep, started from another folder: runs and the profile's tables land under $HSLIB_OUTPUTS
+    # (the project's own outputs/runs may hold these runs from an earlier reproduction: it must not be touched)
+    project_runs = ROOT / "outputs" / "runs"
+    before = sorted(project_runs.iterdir()) if project_runs.exists() else []
     cli = subprocess.run([sys.executable, "-m", "hslib.sweep", "--profile", "smoke", "--experiment", "corruption",
                           "--methods", "dense"], cwd=elsewhere, env=env, capture_output=True, text=True, timeout=900)
     assert cli.returncode == 0, cli.stderr[-2000:]
@@ -39,7 +42,8 @@ def test_hslib_outputs_moves_the_cli_sweep_notebooks_reproduce_book_and_clean_ru
     expected = [c for c in expected if c.method == "dense"]
     assert sorted(p.parent.name for p in (out / "runs").glob("*/result.json")) == sorted(c.id for c in expected)
     assert (out / "results" / "smoke" / "runs.csv").exists()
-    assert not (elsewhere / "outputs").exists() and not (ROOT / "outputs" / "runs" / expected[0].id).exists()
+    assert not (elsewhere / "outputs").exists()
+    assert (sorted(project_runs.iterdir()) if project_runs.exists() else []) == before
 
     # 2. the notebooks' session
     s = setup(profile="smoke")
