@@ -14,6 +14,7 @@ import argparse
 import ast
 import csv
 import os
+import posixpath
 import re
 import shutil
 import sys
@@ -31,6 +32,7 @@ from .series import SERIES, label as label_of
 # What the sweep and a training run print while they work: folded into one "training log" per cell.
 LOG_LINE = re.compile(r"^\[(sweep|hslib|[0-9a-f]{12})\] ")
 REPRODUCTION_TITLE = "Does this reproduction match the reference?"
+LINK = re.compile(r"(?<!!)\[([^\]\n]+)\]\(([^)\s]+)\)")  # a Markdown link, not an image
 CSS = """/* Figures take the text column's full width (width 100% per image: Sphinx then links it to the PNG itself),
    and the text column takes wide screens. */
 div.cell_output img { max-width: 100%; height: auto; }
@@ -40,6 +42,7 @@ div.cell_output .output.text_html, div.table-scroll { overflow-x: auto; max-widt
 table.book { border-collapse: collapse; font-size: 0.85em; }
 table.book td, table.book th { border: 1px solid #ccc; padding: 2px 6px; vertical-align: top; text-align: left; }
 table.book td.number { text-align: right; white-space: nowrap; }
+table.claims td:nth-child(3) { min-width: 18em; } table.claims td:nth-child(4), table.claims td:nth-child(5) { min-width: 9em; }
 img.thumb { max-width: 320px; }
 details.training-log > summary { cursor: pointer; color: #555; }
 .verdict-supported { background: #d5f5d5; } .verdict-contradicted, .verdict-fails { background: #f8d0d0; }
@@ -114,7 +117,23 @@ def _fold_log(outputs: list) -> list:
     return kept
 
 
-def prepare(source: Path, label: str, extra: dict, target: Path):
+def relink(markdown: str, folder: str, at: str, pages: set) -> str:
+    """Markdown written at `folder` of the repository, shown at `at` in the book: a link to a page of the book
+    (`pages`, paths of the book's sources) leads there; a link to another file of the repository, which the
+    book does not hold, becomes its text and the file's path."""
+    def one(m):
+        text, target = m.groups()
+        if re.match(r"[a-z][a-z0-9+.-]*:|#", target):  # the web, or this page
+            return m.group(0)
+        path, _, anchor = target.partition("#")
+        where = posixpath.normpath(posixpath.join(folder, path))
+        if where in pages:
+            return f"[{text}]({posixpath.relpath(where, at or '.')}{'#' * bool(anchor)}{anchor})"
+        return f"{text} (`{where}`)"
+    return LINK.sub(one, markdown)
+
+
+def prepare(source: Path, label: str, extra: dict, target: Path, pages: set = frozenset()):
     """Copy an executed notebook to `target` ready for myst-nb: papermill's injected cell removed, the parameters
     and setup cells folded, logs folded, figures full width with alt text; the title names its extra parameters,
     and says so when a cell failed."""
@@ -129,6 +148,7 @@ def prepare(source: Path, label: str, extra: dict, target: Path):
     title = section = None
     for cell in nb.cells:
         if cell.cell_type == "markdown":
+            cell.source = relink(cell.source, "notebooks", "notebooks", pages)
             for i, line in enumerate(lines := cell.source.splitlines()):
                 if title is None and line.startswith("# "):
                     title = line[2:].strip() + suffix
@@ -145,6 +165,9 @@ def prepare(source: Path, label: str, extra: dict, target: Path):
         elif "parameters" in tags or _is_setup(cell.source):
             tags.append("hide-input")
         cell.outputs = _fold_log(cell.get("outputs", []))
+        for out in cell.outputs:
+            if "text/markdown" in out.get("data", {}):
+                out["data"]["text/markdown"] = relink(out["data"]["text/markdown"], "notebooks", "notebooks", pages)
         if any("image/png" in o.get("data", {}) for o in cell.outputs):
             figure = next((f for f in FIGURES if f.name in cell.source), None)
             alt = (f"Figure {figure.number}: {figure.title}" if figure
@@ -296,21 +319,24 @@ def _write_sources(profile: str, outputs: Path, notebooks: Path, src: Path):
     labels = list(dict(labels).items())
     labels += [(p.stem, {}) for p in sorted(notebooks.glob("*.ipynb")) if p.stem not in dict(labels)]  # others last
     pages, missing = [], []
+    sources = {f"notebooks/{label}.ipynb" for label, _ in labels if (notebooks / f"{label}.ipynb").exists()}
     for label, extra in labels:
         if not (notebooks / f"{label}.ipynb").exists():
             missing.append(label)
             continue
-        prepare(notebooks / f"{label}.ipynb", label, extra, src / "notebooks" / f"{label}.ipynb")
+        prepare(notebooks / f"{label}.ipynb", label, extra, src / "notebooks" / f"{label}.ipynb", sources)
         pages.append(f"notebooks/{label}")  # titled by its first heading
     lab = store.project_root() / "docs" / "lab.md"
     reproduction = store.folder("results", profile, outputs) / "reproduction.md"
     results = ["claims"]
     if reproduction.exists():
-        (src / "reproduction.md").write_text(_titled(reproduction.read_text(), REPRODUCTION_TITLE), encoding="utf-8")
+        here = Path(os.path.relpath(reproduction.parent, store.project_root())).as_posix()  # where its links start
+        text = relink(reproduction.read_text(), here, "", sources)
+        (src / "reproduction.md").write_text(_titled(text, REPRODUCTION_TITLE), encoding="utf-8")
         results.append(f"{REPRODUCTION_TITLE} <reproduction>")  # the sidebar asks the question, whatever its heading
     guide = []
     if lab.exists():
-        (src / "lab.md").write_text(_titled(lab.read_text(), "The lab"), encoding="utf-8")
+        (src / "lab.md").write_text(_titled(relink(lab.read_text(), "docs", "", sources), "The lab"), encoding="utf-8")
         guide.append("lab")
     (src / "claims.md").write_text(_claims_page(profile, outputs), encoding="utf-8")
     figures = _figure_index(profile, outputs, src / "_extra", {d.split("/")[1] for d in pages})

@@ -58,7 +58,8 @@ def outputs(tmp_path, monkeypatch):
         outputs=[stream("[sweep] 1/2 done, 0 failed\n"), stream("[0123456789ab] snip epoch 1/3 loss 1.0\n"),
                  stream("test accuracy 0.969\n"), stream("[sweep] 2/2 done, 0 failed\n"), image()])
     write_notebook(executed / "00_quickstart.ipynb", "00 · Quickstart",
-                   [nbformat.v4.new_markdown_cell("## Training SNIP\n\nSNIP prunes once, before training."),
+                   [nbformat.v4.new_markdown_cell("## Training SNIP\n\nSNIP prunes once, before training ([how the ledger "
+                                                   "decides](../docs/paper_findings.md#ledger), [claims](08_claims.ipynb))."),
                     figure_cell, nbformat.v4.new_markdown_cell("## A plot of our own"),
                     nbformat.v4.new_code_cell("plt.plot()", outputs=[image()], execution_count=5)])
     write_notebook(executed / "03_sparse_training-set.ipynb", "03 · Training one method")
@@ -84,7 +85,8 @@ def outputs(tmp_path, monkeypatch):
     (results / "reproduction.md").write_text("Every row matches the reference.\n")
     project = tmp_path / "project"
     (project / "docs").mkdir(parents=True)
-    (project / "docs" / "lab.md").write_text("# The two-hour lab\n\n## Learning objectives\n\nRead a figure.\n")
+    (project / "docs" / "lab.md").write_text("# The two-hour lab\n\n## Learning objectives\n\nRead a figure "
+                                              "([the quickstart](../notebooks/00_quickstart.ipynb)).\n")
     monkeypatch.setenv("HSLIB_PROJECT", str(project))
     return out
 
@@ -127,6 +129,11 @@ def test_book_files(outputs):
     assert [alt for _, alt in images] == [f"Figure 1: {FIGURE.title}", "00 · Quickstart: A plot of our own"]
     assert all((root / "notebooks" / src).resolve().is_file() for src, _ in images)
     assert "(method = set)" in article(root / "notebooks" / "03_sparse_training-set.html")
+    # A link to a book page leads there; one to a repository file the book does not hold names the file.
+    assert re.search(r'<a class="reference internal" href="08_claims.html"><span[^>]*>claims</span></a>', quick)
+    assert 'how the ledger decides (<code class="docutils literal notranslate"><span class="pre">docs/paper_findings.md' \
+           '</span></code>)' in quick
+    assert re.search(r'href="notebooks/00_quickstart.html"><span[^>]*>the quickstart', article(root / "lab.html"))
 
     # The claims page: each family apart, confirmatory first, differences in pp, verdict colours.
     claims = article(root / "claims.html")
