@@ -122,7 +122,8 @@ def test_a_second_series_reuses_every_run(series):
 
 def test_the_book_opens_in_a_browser(series):
     """The series ends by rendering its book (hslib.book): in Chromium every thumbnail and notebook image loads,
-    every link resolves, and the claims table has one row per claims.csv row."""
+    every link resolves, the sidebar and next/previous follow the series, the claims tables have one row per
+    claims.csv row, and the offline search finds SNIP on its notebook 03 page."""
     from browser import check_book
 
     out, _ = series
@@ -130,3 +131,4 @@ def test_the_book_opens_in_a_browser(series):
     labels = {name + "".join(f"-{v}" for v in extra.values()) for name, extra in SERIES}
     assert {p.stem for p in seen["notebooks"]} == labels  # every notebook of the series has its page
     assert seen["images"] == len(paper.FIGURES)  # one thumbnail per paper figure
+    assert (out / "book" / "smoke" / "notebooks" / "03_sparse_training-snip.html").resolve() in seen["found"]
