@@ -39,7 +39,7 @@ from .erk import scaled_densities
 from .findings import BY_KEY, CONFIRMATORY, FAMILIES, FINDINGS, Finding, Group
 from .paper import PAIRS, figure, stand_in
 from .power import power
-from .tables import as_shape, normalise, panel_rows
+from .tables import as_shape, normalise, panel_runs
 from .vocabulary import pair_label
 
 MIN_SEEDS = 3
@@ -122,13 +122,9 @@ NO_RUNS = pd.DataFrame({"id": [], "method": [], "seed": [], "sparsity": [], "dat
 
 
 def _source_rows(results, number: int, letter: str, source: str, metric: str, profile: str, layers) -> pd.DataFrame:
-    """A panel's runs (or the controls, with the panel's dense runs for margins) with the metric's column."""
-    rows = panel_rows(results, figure(number).panel(letter), profile)
-    # only the settings the panel plans: at a profile where panels share a stand-in, another panel's runs (Figure 13
-    # (b)'s sparsity 0.7 on Figure 8 (c)'s data) would otherwise join this panel whenever they happen to be finished
-    planned = {(m, round(s, 6), round(r, 6)) for m, s, r in _plan(number, letter, "panel", profile)}
-    settings = zip(rows.method, rows.sparsity.astype(float), rows.data_ratio.astype(float))
-    rows = rows.loc[np.array([(m, round(s, 6), round(r, 6)) in planned for m, s, r in settings], dtype=bool)]
+    """A panel's runs (tables.panel_runs: exactly the runs its figure draws), or the controls with the panel's dense
+    runs for margins, with the metric's column."""
+    rows = panel_runs(results, figure(number).panel(letter), profile)
     if source == "control":
         rows = pd.concat([results[results.id.isin(_control_ids(profile))], rows[rows.method == "dense"]])
     return _with_metric(rows, metric, layers)
@@ -313,7 +309,7 @@ def holm(p: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------ rows
-def _amount(value: float, metric: str) -> str:
+def amount(value: float, metric: str) -> str:
     """A difference in the metric's words: accuracies in percentage points, densities as fractions."""
     if pd.isna(value):
         return "–"
@@ -486,12 +482,12 @@ def _row_words(r) -> str:
     where = _where(r)
     if r.verdict in (NOT_TESTABLE, RUNS_MISSING) and not r.n_seeds:
         return f"{where}: {r.evidence} → **{r.verdict}**."
-    said = f"{where}: A − B = {_amount(r['diff'], r.metric)} over {int(r.n_seeds)} seed(s)"
+    said = f"{where}: A − B = {amount(r['diff'], r.metric)} over {int(r.n_seeds)} seed(s)"
     if r.family == "check":
         return f"{said} → **{r.verdict}**."
     if r.verdict == NOT_TESTABLE:
         return f"{said} (the direction only: a test needs ≥ {MIN_SEEDS} seeds) → **{r.verdict}**."
-    said += (f", 95% CI [{_amount(r.ci_low, r.metric)}, {_amount(r.ci_high, r.metric)}], d_z = {r.d_z:.2f}, "
+    said += (f", 95% CI [{amount(r.ci_low, r.metric)}, {amount(r.ci_high, r.metric)}], d_z = {r.d_z:.2f}, "
              f"df = {int(r.df)}, p = {r.p_value:.3g}")
     if pd.notna(r.p_adjusted):
         said += f", Holm-adjusted p = {r.p_adjusted:.3g}"
@@ -588,9 +584,9 @@ def _table(rows: pd.DataFrame, adjusted: bool) -> list:
     lines = [head, "|" + " --- |" * (head.count("|") - 1)]
     for _, r in rows.iterrows():
         verdict = f"**{r.verdict}**" + (f" (power {r.power:.2f})" if pd.notna(r.power) else "")
-        ci = f"[{_amount(r.ci_low, r.metric)}, {_amount(r.ci_high, r.metric)}]" if pd.notna(r.ci_low) else "–"
+        ci = f"[{amount(r.ci_low, r.metric)}, {amount(r.ci_high, r.metric)}]" if pd.notna(r.ci_low) else "–"
         p = _p_cells(r) if adjusted else _cell(r.p_value, ".3g")
-        lines.append(f"| {r.statement} (`{r.key}`) | {_runs(r)} | {_amount(r['diff'], r.metric)} | {ci} | "
+        lines.append(f"| {r.statement} (`{r.key}`) | {_runs(r)} | {amount(r['diff'], r.metric)} | {ci} | "
                      f"{_cell(r.d_z, '.2f')} | {_cell(r.df, '.0f')} | {p} | {verdict} |")
     return lines
 
@@ -682,7 +678,7 @@ def summary(ledger: pd.DataFrame, profile: str, runs: pd.DataFrame | None = None
     lines += ["", "## Exploratory rows", "",
               f"{len(expl)} rows, one per panel (rows on the very same runs as another are dropped), raw p: a lead, "
               f"not a result. Verdicts: {_counts(expl)}.", ""]
-    lines += [f"- {r.statement} ({_runs(r)}): A − B = {_amount(r['diff'], r.metric)}, p = {r.p_value:.3g} → "
+    lines += [f"- {r.statement} ({_runs(r)}): A − B = {amount(r['diff'], r.metric)}, p = {r.p_value:.3g} → "
               f"**{r.verdict}**" for _, r in decided.iterrows()] or ["- none decided"]
     lines += ["", "## Checks (hold by construction; never counted as support)", "",
               f"{len(checks)} checks. Verdicts: {_counts(checks)}."]

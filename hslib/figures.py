@@ -21,9 +21,8 @@ from . import plots
 from .registry import Registry
 from .store import PROVENANCE
 from .erk import scaled_densities
-from .config import profile as get_profile
-from .paper import FIGURES, GRIDS, PAIRS, Panel, figure, pair_note, stand_in
-from .tables import as_shape, normalise, panel_rows
+from .paper import FIGURES, PAIRS, Panel, figure, pair_note, stand_in
+from .tables import as_shape, normalise, panel_runs, points
 from .vocabulary import DATASETS
 
 NAMES = tuple(f.name for f in FIGURES)
@@ -112,8 +111,9 @@ def _no_runs(ax, title):
 
 # ------------------------------------------------------------------------------------------ panels
 def _set_tables(rows):
-    sett = rows[rows.method == "set"].groupby(["sparsity", "data_ratio"]).test_acc.mean().unstack("data_ratio") * 100
-    dense = rows[rows.method == "dense"].groupby("data_ratio").test_acc.mean() * 100
+    shown = points(rows, "test_acc")  # the numbers of the sidecar and of the text under the figure
+    sett = shown[shown.method == "set"].pivot(index="sparsity", columns="data_ratio", values="mean") * 100
+    dense = shown[shown.method == "dense"].groupby("data_ratio")["mean"].mean() * 100
     return sett.sort_index(ascending=False), sett.sort_index(ascending=False) - dense.reindex(sett.columns).to_numpy()
 
 
@@ -183,27 +183,6 @@ def seed_notes(counts: dict, what: str = "mean ± sd", legend: bool = True) -> t
     return f"{what} over {_range(lo, hi)} seeds (per method in the legend)", per
 
 
-def _drawn_rows(results: pd.DataFrame, panel: Panel, profile: str) -> pd.DataFrame:
-    """The runs a panel draws: its rows (hslib.tables.panel_rows: its own methods only, so never a control such
-    as lth_fresh), on the panel's own schedule: runs of another length (the equal-compute controls, SET/SNIP at
-    twice the epochs) are not the figure's experiment and would be pooled with it."""
-    rows = panel_rows(results, panel, profile)
-    axes = GRIDS[panel.grid]
-    if len(rows) and panel.ratio is None and "ratios" in axes and "sparsities" in axes:
-        # a sparsity × data-ratio grid (Figure 3): the profile's axes only, not the odd cells that other figures'
-        # runs of the same pair would add (a stand-in profile runs several paper pairs as one)
-        P = get_profile(profile)
-        keep = np.isin(rows.data_ratio.round(6), np.round(P[axes["ratios"]], 6))
-        keep &= (rows.method == "dense") | np.isin(rows.sparsity.round(6), np.round(P[axes["sparsities"]], 6))
-        rows = rows[keep]
-    if len(rows) and "epochs" in rows:
-        dense = rows[rows.method == "dense"]
-        ref = (dense if len(dense) else rows).epochs.dropna().mode()
-        if len(ref):
-            rows = rows[rows.epochs == ref.iloc[0]]
-    return rows
-
-
 # ------------------------------------------------------------------------------------------ renderers
 # One function per kind of panel (Panel.show names it): (ax, panel, rows, layers, profile, title).
 def _render_layers(ax, panel, rows, layers, profile, title):
@@ -266,12 +245,30 @@ for _name, _fn in (("layers", _render_layers), ("curve", _render_curve), ("set_a
                    ("flops", _render_flops)):
     RENDERERS.add(_name, _fn)
 WHOLE_FIGURE = ("examples",)  # Figure 1 is one picture of images, drawn by `examples`, not panel by panel
+SPARSE_ONLY = ("set_acc", "set_gap")  # SET's heat maps: nothing to draw without SET (a curve draws dense alone)
+
+
+ACCURACIES = ("test_acc", "clean_acc", "robust_acc")
+
+
+def panel_points(rows: pd.DataFrame) -> dict:
+    """{metric: [{method, sparsity, data_ratio, mean, sd, seeds}, ...]}: the accuracies a panel draws
+    (hslib.tables.points over its runs), written to the figure's sidecar so that a reader, the text under the
+    figure and the tests can check them against the ledger."""
+    out = {}
+    for metric in ACCURACIES:
+        if metric in rows and rows[metric].notna().any():
+            p = points(rows, metric)
+            out[metric] = [{"method": r.method, "sparsity": float(r.sparsity), "data_ratio": float(r.data_ratio),
+                            "mean": float(r.mean), "sd": float(r.sd), "seeds": int(r.seeds)} for r in p.itertuples()]
+    return out
 
 
 def _draw_panel(ax, panel: Panel, rows: pd.DataFrame, layers, profile: str):
     render = RENDERERS[panel.show]
     title = panel_title(panel, profile, rows)
-    if panel.show != "layers" and (not len(rows) or not (rows.method != "dense").any()):
+    sparse = len(rows) and (rows.method != "dense").any()
+    if panel.show != "layers" and (not len(rows) or (panel.show in SPARSE_ONLY and not sparse)):
         return _no_runs(ax, title)
     return render(ax, panel, rows, layers, profile, title)
 
@@ -291,7 +288,7 @@ def draw(name, results, profile: str, layers: pd.DataFrame | None = None):
     fig, axes = plots.panels(n, width=5.4 if wide else 4.2, height=3.9 if wide else 3.4)
     used, described, drawn = set(), [], []
     for ax, panel in zip(axes, fig_spec.panels):
-        rows = _drawn_rows(results, panel, profile)
+        rows = panel_runs(results, panel, profile)
         _draw_panel(ax, panel, rows, layers, profile)
         used |= set(rows.id)
         drawn.append(rows.assign(panel=panel.letter))
@@ -300,7 +297,8 @@ def draw(name, results, profile: str, layers: pd.DataFrame | None = None):
                           "stand_in": stand_in(profile, panel.pair) != PAIRS[panel.pair],
                           "grid": panel.grid, "data_ratio": panel.ratio, "sparsity": panel.sparsity,
                           "severity": panel.severity if panel.family == "corruption" else None,
-                          "shows": panel.show, "runs": int(len(rows)), "title": panel_title(panel, profile, rows)})
+                          "shows": panel.show, "runs": int(len(rows)), "title": panel_title(panel, profile, rows),
+                          "points": panel_points(rows)})
     drawn = pd.concat(drawn) if drawn else results.iloc[:0]
     layer_figure = all(p.show == "layers" for p in fig_spec.panels)
     if layer_figure and "method" in drawn:

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import claims, el2n, figures, planning, store
+from . import claims, el2n, figures, planning, prose, store
 from . import sweep as hsweep
 from .config import PROFILES, profile as get_profile
 from .plots import save
@@ -54,8 +54,20 @@ class Session:
                                f"see error.txt in their folders under {self.runs}")
         return df
 
-    def save(self, fig, name: str):
-        return save(fig, name, self.figures)
+    def save(self, fig, name: str) -> None:
+        """Save a figure under outputs/figures/<profile> (PNG, PDF and a sidecar). Returns nothing, so that the last
+        line of a cell leaves no list of paths in the notebook."""
+        save(fig, name, self.figures)
+
+    def scale_box(self, notebook: str) -> None:
+        """Show 'what this scale can and cannot show' for `notebook` at this profile (hslib.prose.scale_box), with
+        the convergence share from the profile's runs.csv where there is one. Returns nothing (no stray output)."""
+        import pandas as pd
+        from IPython.display import Markdown, display
+
+        runs_csv = store.results_file(self.profile, "runs")
+        runs = pd.read_csv(runs_csv) if runs_csv.exists() else None
+        display(Markdown(prose.scale_box(self.profile, notebook, runs)))
 
     def table(self, configs):
         """Train what is missing of `configs`, then their runs table with the layer table attached

@@ -13,6 +13,7 @@ import pandas as pd
 import seaborn as sns
 
 from . import store
+from .tables import points
 from .vocabulary import METHODS
 
 METRIC_LABELS = {"test_acc": "test accuracy (%)", "clean_acc": "clean accuracy (%)", "robust_acc": "PGD accuracy (%)",
@@ -150,24 +151,23 @@ def accuracy_vs_sparsity(ax, df: pd.DataFrame, metric: str = "test_acc", title: 
     sparse = [m for m in methods_in(df) if m != "dense"]
     xs = sorted({round(float(x), 6) for x in df[df.method != "dense"]["sparsity"]})
     single = len(xs) == 1
+    shown = points(df, metric, by=["method", "sparsity"])  # the numbers the figure's sidecar and text quote
     for m in methods_in(df):
-        rows = df[df.method == m]
+        g = shown[shown.method == m].set_index("sparsity")[["mean", "sd"]] * 100
         if m == "dense":
-            v = 100 * rows[metric].astype(float)
-            mean, sd = v.mean(), (v.std() if len(v) > 1 else 0.0)
+            mean, sd = float(g["mean"].iloc[0]), float(g["sd"].iloc[0])
             ax.axhline(mean, color=colour(m), ls="--", lw=1.2)
             if sd > 0:
                 ax.axhspan(mean - sd, mean + sd, color=colour(m), alpha=0.15)
             continue
-        g = rows.groupby("sparsity")[metric].agg(["mean", "std"]).fillna(0.0) * 100
         if single:
             dx = 0.1 * (sparse.index(m) - (len(sparse) - 1) / 2) / max(1, len(sparse))
-            ax.errorbar(g.index + dx, g["mean"], yerr=g["std"], color=colour(m), marker="o", ms=4, ls="none",
+            ax.errorbar(g.index + dx, g["mean"], yerr=g["sd"], color=colour(m), marker="o", ms=4, ls="none",
                         capsize=2, lw=1)
             continue
         ax.plot(g.index, g["mean"], color=colour(m), marker="o", ms=3, ls=line_style(m))
-        if (g["std"] > 0).any():
-            ax.fill_between(g.index, g["mean"] - g["std"], g["mean"] + g["std"], color=colour(m), alpha=0.15)
+        if (g["sd"] > 0).any():
+            ax.fill_between(g.index, g["mean"] - g["sd"], g["mean"] + g["sd"], color=colour(m), alpha=0.15)
     if xs:
         pad = 0.08 if single else 0.06 * (xs[-1] - xs[0])
         ax.set_xlim(xs[0] - pad, xs[-1] + pad)
@@ -183,13 +183,15 @@ def method_bars(ax, df: pd.DataFrame, metric: str = "test_acc", title: str = "",
     """A bar per method (mean ± sd over seeds, in %), in the method's colour. With `second`, two bars per
     method: `metric` light (e.g. clean accuracy) and `second` solid (e.g. PGD accuracy)."""
     methods = methods_in(df)
-    for i, m in enumerate(methods):
-        rows = df[df.method == m]
-        pairs = [(metric, 0.45, 0.0)] if second is None else [(metric, 0.35, -0.2), (second, 1.0, 0.2)]
-        for col, alpha, dx in pairs:
-            v = 100 * rows[col].astype(float)
-            ax.bar(i + dx, v.mean(), width=0.4 if second else 0.7, color=colour(m), alpha=alpha if second else 0.85,
-                   yerr=v.std() if len(v) > 1 else None, capsize=2, edgecolor="k", lw=0.4)
+    pairs = [(metric, 0.45, 0.0)] if second is None else [(metric, 0.35, -0.2), (second, 1.0, 0.2)]
+    for col, alpha, dx in pairs:
+        shown = points(df, col, by=["method"]).set_index("method")
+        for i, m in enumerate(methods):
+            if m not in shown.index:  # no value of this metric
+                continue
+            mean, sd, seeds = shown.loc[m]
+            ax.bar(i + dx, 100 * mean, width=0.4 if second else 0.7, color=colour(m), alpha=alpha if second else 0.85,
+                   yerr=100 * sd if seeds > 1 else None, capsize=2, edgecolor="k", lw=0.4)
     ax.set_xticks(range(len(methods)), [label(m) for m in methods], rotation=35, ha="right", fontsize=7)
     ax.set_ylabel(METRIC_LABELS.get(metric, metric) if second is None else "accuracy (%)")
     ax.set_title(title, fontsize=8)

@@ -14,7 +14,8 @@ from matplotlib.collections import PolyCollection  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from hslib import figures, paper, plots  # noqa: E402
-from hslib.config import base_config  # noqa: E402
+from hslib.tables import panel_runs  # noqa: E402
+from hslib.config import base_config, profile as profile_settings  # noqa: E402
 from hslib.synthetic import synthetic_results  # noqa: E402
 
 
@@ -143,13 +144,13 @@ def test_figure_8_bubbles_have_a_size_key_fit_the_axes_and_ticks_do_not_collide(
 def test_figure_8_says_how_many_top_settings_it_shows(drawn, tables):
     fig = drawn(8, "course")
     for ax, letter in zip(_panels(fig)[2:], "cd"):
-        rows = figures._drawn_rows(tables["course"], paper.figure(8).panel(letter), "course")
+        rows = panel_runs(tables["course"], paper.figure(8).panel(letter), "course")
         n = rows[rows.method != "dense"].groupby("method").sparsity.nunique().max()
         assert n < figures.TOP_RUNS
         assert f"all {n} sparsities per method" in _flat(ax.get_title())
         assert f"top-{figures.TOP_RUNS} settings" not in _flat(ax.get_title())
     paper_table = synthetic_results("paper")
-    rows = figures._drawn_rows(paper_table, paper.figure(8).panel("c"), "paper")
+    rows = panel_runs(paper_table, paper.figure(8).panel("c"), "paper")
     assert figures.top_note(rows) == f"top-{figures.TOP_RUNS} of 9 sparsities per method"
 
 
@@ -232,10 +233,11 @@ def test_seed_counts_are_reported_per_method_when_they_differ(drawn, tables):
     texts = _legend_texts(fig)
     assert "Dense (10 seeds)" in texts
     assert any(t.startswith("LTH (") and "3 seeds" in t for t in texts)
-    counts = figures.seed_counts(figures._drawn_rows(tables["course"], paper.figure(2).panel("c"), "course")
+    counts = figures.seed_counts(panel_runs(tables["course"], paper.figure(2).panel("c"), "course")
                                  .assign(panel="c"))
     assert counts["dense"] == (10, 10) and counts["lth"] == (3, 3)
     one = drawn(9, "smoke")
     assert "one seed" in one._suptitle.get_text() and all("seed" not in t for t in _legend_texts(one))
-    same = drawn(9, "course")  # the severity sweep: 2 seeds everywhere
-    assert "over 2 seeds" in same._suptitle.get_text() and all("seed" not in t for t in _legend_texts(same))
+    same = drawn(9, "course")  # the severity sweep: the same seeds everywhere (the profile's severity grid)
+    n = len(profile_settings("course")["grid_seeds"]["severity"])
+    assert f"over {n} seeds" in same._suptitle.get_text() and all("seed" not in t for t in _legend_texts(same))

@@ -1,0 +1,218 @@
+"""Numbers and directions a reader sees come from one place (issue 21, item 1): a figure, the text under it and the
+ledger read the same runs (hslib.tables.panel_runs) and the same means (hslib.tables.points); the scale box and the
+README's results block are generated (hslib.prose); notebooks leave no stray return values."""
+import json
+import re
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from hslib import claims, figures, findings, paper, prose  # noqa: E402
+from hslib.series import SERIES  # noqa: E402
+from hslib.synthetic import synthetic_results  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+CLEAN_EL2N_30 = {"data_ratio": 0.3, "corruption": "", "adversarial": ""}
+
+
+def drawn(name, df, profile):
+    """The figure's sidecar data (per panel letter), drawn from `df`."""
+    fig = figures.draw(name, df, profile)
+    plt.close(fig)
+    return {p["letter"]: p for p in fig.hslib_meta["panels"]}
+
+
+def group_mean(points, g):
+    """A group's mean as the figure shows it: the mean over the group's drawn settings of their means."""
+    inside = [p["mean"] for p in points if p["method"] in g.methods
+              and g.ratio_min - 1e-9 <= p["data_ratio"] <= g.ratio_max + 1e-9
+              and (p["method"] == "dense" or g.sparsity_min - 1e-9 <= p["sparsity"] <= g.sparsity_max + 1e-9)]
+    assert inside, g.words
+    return sum(inside) / len(inside)
+
+
+def figure_difference(panels, f):
+    """A − B of a (one-figure) finding from the figure's own numbers, averaged over its panels as the ledger pools
+    them (identical panels give identical numbers, so counting them once or twice is the same)."""
+    diffs = [group_mean(panels[x]["points"][f.metric], f.a) - group_mean(panels[x]["points"][f.metric], f.b)
+             for n, x in f.where()]
+    return sum(diffs) / len(diffs)
+
+
+# ------------------------------------------------------------------------------------------ one source of numbers
+@pytest.mark.parametrize("delta", [0.05, -0.05])
+def test_figure_prose_and_ledger_agree_on_a_planted_effect(delta):
+    """Plant an effect on Figure 2 (c, d) (SET and SNIP at high sparsity, 30% EL2N-hard data) and on Figure 8 (a, b)
+    (Random-ERK and SNIP at sparsity 0.8): the figure's sidecar, the ledger row and the sentence under the figure give
+    the same A − B, with the planted sign; Figure 13 (b)'s sparsity-0.7 runs, on the same stand-in data at `course`,
+    carry a large opposite effect and must reach none of them."""
+    effects = [{"method": ["set", "snip"], "sparsity_min": 0.8, **CLEAN_EL2N_30, "delta": delta},
+               {"method": ["random_erk", "snip"], "sparsity": 0.8, "data_ratio": 0.3, "delta": delta},
+               {"method": list(findings.SNNS), "sparsity": 0.7, **CLEAN_EL2N_30, "delta": -6 * delta}]
+    df = synthetic_results("course", effects=effects)
+    ledger = claims.ledger(df, "course")
+    word = "supported" if delta > 0 else "contradicted"
+    for name, key in (("fig02_hard_sample_accuracy", "set_snip_win_top30"),
+                      ("fig08_variants_flops", "erk_snip_beat_uniform")):
+        f = findings.BY_KEY[key]
+        panels = drawn(name, df, "course")
+        shown = figure_difference(panels, f)
+        row = ledger[ledger.key == key].iloc[0]
+        assert row["diff"] == pytest.approx(shown, abs=1e-12), key  # the figure's numbers are the ledger's
+        assert shown * delta > 0 and abs(shown) > abs(delta) / 2, (key, shown)  # the planted sign, and its size
+        assert row.verdict == word, key
+        text = claims.look_for(name, df, "course")
+        said = f"A − B = {claims.amount(shown, f.metric)} over {int(row.n_seeds)} seed(s)"
+        assert said in text and f"→ **{word}**." in text.split(said, 1)[1].split("\n")[0], key
+    # Figure 13 (b)'s sparsity 0.7 is drawn there, and nowhere in Figure 2
+    assert {p["sparsity"] for p in drawn("fig13_variants_el2n", df, "course")["b"]["points"]["test_acc"]} >= {0.7}
+    fig2 = drawn("fig02_hard_sample_accuracy", df, "course")
+    assert all(p["sparsity"] != 0.7 for x in "abcd" for p in fig2[x]["points"]["test_acc"])
+    best = ledger[(ledger.key == "snn_match_or_beat_dense") & (ledger.panel == "c")].iloc[0]
+    assert " 0.7" not in best.evidence and abs(best["diff"]) < abs(delta) + 0.01
+
+
+def test_a_panel_draws_and_tests_only_the_settings_its_profile_plans():
+    """tables.panel_runs: runs another panel plans on the same stand-in (Figure 3's grid of data ratios, Figure 13's
+    sparsity 0.7) never join Figure 2 (c), in the figure or in the ledger."""
+    from hslib.tables import panel_rows, panel_runs
+
+    df = synthetic_results("course")
+    panel = paper.figure(2).panel("c")
+    every, own = panel_rows(df, panel, "course"), panel_runs(df, panel, "course")
+    assert set(every.sparsity.round(6)) - set(own.sparsity.round(6)) == {0.7}  # Figure 13 (b)'s runs
+    assert set(own[own.method != "dense"].sparsity.round(6)) == {0.5, 0.8, 0.9}  # course's sparsities
+    assert set(own.method) == {"dense", *paper.MAIN}
+
+
+def test_a_dense_only_table_draws_the_dense_band_not_empty_panels():
+    """Notebook 03 with method='dense' draws Figure 2's panels with dense alone: a band, not 'no runs'."""
+    df = synthetic_results("smoke")
+    fig = figures.draw("fig02_hard_sample_accuracy", df[df.method == "dense"], "smoke")
+    for ax in fig.axes[:4]:
+        assert not any("no runs" in t.get_text() for t in ax.texts) and "no runs" not in ax.get_title()
+        assert len(ax.lines) == 1  # the dense mean (one seed at smoke: no sd band)
+    plt.close(fig)
+
+
+def test_changes_words_every_group_with_its_numbers():
+    before = pd.Series({"omp": 0.351, "set": 0.228, "dense": 0.5})
+    after = pd.Series({"omp": 0.418, "set": 0.326, "dense": 0.4, "gmp": 0.3})  # gmp: no value before, left out
+    assert prose.changes(before, after, "From severity 4 to 6, test accuracy", {"omp": "OMP", "set": "SET"}) == (
+        "From severity 4 to 6, test accuracy rises for 2 of 3 (OMP 0.351 → 0.418, SET 0.228 → 0.326); falls for 1 "
+        "of 3 (dense 0.5 → 0.4)")
+    assert prose.changes(before, before + 0.001, "x", tolerance=0.01) == (
+        "x stays within ±0.01 for 3 of 3 (omp 0.351 → 0.352, set 0.228 → 0.229, dense 0.5 → 0.501)")
+
+
+def test_method_means_are_the_figure_s_numbers():
+    df = synthetic_results("course", effects=[{"method": "omp", "severity": 6, "delta": 0.1}])
+    means = prose.method_means(df, "fig09_corruption_severity", "course")
+    panels = drawn("fig09_corruption_severity", df, "course")
+    for x in "abc":
+        omp = [p["mean"] for p in panels[x]["points"]["test_acc"] if p["method"] == "omp"]
+        assert means.loc["omp", x] == pytest.approx(sum(omp) / len(omp))
+    assert means.loc["omp", "c"] - means.loc["omp", "b"] > 0.05  # 0.1 planted at severity 6, −0.04 from 4 to 6
+
+
+# ------------------------------------------------------------------------------------------ the scale box
+def _section(box, name):
+    return box.split(f"*{name}:*", 1)[1].split("\n", 1)[0]
+
+
+def test_the_scale_box_says_what_one_seed_cannot_show():
+    box = prose.scale_box("smoke", "04_hard_sample_results")
+    assert box.startswith("> **What this scale can and cannot show** (`smoke` profile, 04_hard_sample_results")
+    assert "1 seed per run" in _section(box, "This scale") and "3 epochs (the paper: 200)" in _section(box, "This scale")
+    cannot = _section(box, "It cannot show")
+    assert "any finding: with 1 seed no row can be tested" in cannot
+    assert "digits / ResNet18" in _section(box, "This scale") and "gpu" in cannot
+    # Figure 2's ratios and Figure 3's grid, of digits' 1,294 training images
+    assert "top-30% = 388 images, top-50% = 647 images, top-90% = 1,165 images" in box
+
+
+def test_the_scale_box_lists_each_row_where_the_profile_puts_it():
+    """At `course` the adversarial grid runs one seed: every row about Figures 6 and 10 is direction only; the
+    checks about Figures 7, 8, 11 and 12 are named as checks, and the registered rows get a verdict."""
+    box = prose.scale_box("course", "06_adversarial")
+    assert "Figures 6, 10: 1" in _section(box, "This scale")
+    about = {f.key for f in findings.FINDINGS if {n for n, _ in f.where()} & {6, 10}}
+    cannot, can = _section(box, "It cannot show"), _section(box, "It can show")
+    assert all(k in cannot for k in about) and not any(k in can for k in about)
+    box = prose.scale_box("course", "07_layer_density")
+    ledger = claims.ledger(synthetic_results("course"), "course")
+    checks = ledger[(ledger.family == "check") & ledger.figure.isin([7, 8, 11, 12])]
+    assert f"{len(checks)} checks ({', '.join(dict.fromkeys(checks.key))})" in _section(box, "It can show")
+    assert "10 for the runs the confirmatory findings test" in box
+    assert "2 confirmatory" in _section(box, "It can show")  # erk_snip_beat_uniform, shallow_dense_scratch_wins
+
+
+@pytest.mark.parametrize("profile", ["course", "smoke"])
+def test_the_rows_a_profile_plans_are_the_rows_its_ledger_has(profile):
+    """The box counts rows as the ledger will have them: the same (key, panel) rows, duplicates on the very same
+    runs left out, and each with the seeds it will be tested on."""
+    ledger = claims.ledger(synthetic_results(profile), profile)
+    planned = prose.planned_rows(profile, [f.number for f in paper.FIGURES])
+    assert sorted(zip(planned.key, planned.panel)) == sorted(zip(ledger.key, ledger.panel))
+    seeds = dict(zip(zip(ledger.key, ledger.panel), ledger.n_seeds.fillna(0).astype(int)))
+    assert {k: s for k, s in zip(zip(planned.key, planned.panel), planned.seeds)} == seeds
+
+
+def test_the_scale_box_reads_the_convergence_share_from_the_runs():
+    runs = synthetic_results("course").assign(train_acc=1.0)
+    fitted = prose.scale_box("course", "04_hard_sample_results", runs)
+    clean = runs[(runs.adversarial.fillna("") == "") & (runs.stop_epoch == 0)]
+    assert f"{len(clean)} of {len(clean)} finished non-adversarial runs (100.0%) fit their training set" in fitted
+    assert "): in the paper's regime" in fitted
+    runs = runs.assign(train_acc=0.9)
+    assert "(0.0%) fit their training set" in prose.scale_box("course", "04_hard_sample_results", runs)
+    assert "**not** in the paper's regime" in prose.scale_box("course", "04_hard_sample_results", runs)
+
+
+NOTEBOOKS = [name for name, _ in SERIES if name != "09_exercise_your_own_method"]  # 09: the exercise (its own issue)
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_every_notebook_shows_its_scale_box_right_after_setup(name):
+    cells = [c for c in json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text())["cells"]
+             if c["cell_type"] == "code"]
+    setup = next(i for i, c in enumerate(cells) if "S = setup(" in "".join(c["source"]))
+    assert "".join(cells[setup + 1]["source"]) == f'S.scale_box("{name}")'
+
+
+# ------------------------------------------------------------------------------------------ stray outputs
+def test_saving_a_figure_in_a_notebook_leaves_no_return_value(tmp_path, monkeypatch):
+    from hslib.notebook import setup
+
+    monkeypatch.setenv("HSLIB_OUTPUTS", str(tmp_path))
+    S = setup(profile="smoke")
+    fig = plt.figure()
+    assert S.save(fig, "a_picture") is None  # a cell ending in S.save(...) shows no list of PosixPath
+    assert {p.name for p in S.figures.iterdir()} == {"a_picture.png", "a_picture.pdf"}
+    plt.close(fig)
+
+
+# ------------------------------------------------------------------------------------------ the README
+def test_the_readme_results_block_is_what_the_committed_results_give():
+    readme = (ROOT / "README.md").read_text()
+    for profile in prose.README_PROFILES:
+        if not (ROOT / "outputs" / "results" / profile / "claims.csv").exists():
+            pytest.skip(f"outputs/results/{profile}/claims.csv is not committed")
+    assert prose.with_block(readme, prose.readme_block()) == readme, "run: python -m hslib.prose"
+    block = readme.split(prose.BEGIN)[1].split(prose.END)[0]
+    ledger = pd.read_csv(ROOT / "outputs" / "results" / "course" / "claims.csv")
+    for _, r in ledger[ledger.family == "confirmatory"].iterrows():
+        assert re.search(re.escape(f"{r.statement}: A − B = {claims.amount(r['diff'], r.metric)}") + r".*→ \*\*"
+                         + re.escape(r.verdict) + r"\*\*", block), r.key
+
+
+def test_the_readme_block_needs_its_markers():
+    with pytest.raises(ValueError, match="must hold the markers"):
+        prose.with_block("# a README without the block\n", "x")
+    text = f"head\n{prose.BEGIN}\nold\n{prose.END}\ntail\n"
+    assert prose.with_block(text, f"{prose.BEGIN}\nnew\n{prose.END}") == f"head\n{prose.BEGIN}\nnew\n{prose.END}\ntail\n"
