@@ -92,6 +92,12 @@ def runs_root(root=None) -> Path:
     return Path(root) if root is not None else folder("runs")
 
 
+def exercise_root(outputs=None) -> Path:
+    """Notebook 09's and the grader's runs (hslib.grade): <outputs>/runs/exercise, apart from the series' runs, so
+    that no table, figure or ledger of the study ever reads a student's method."""
+    return folder("runs", outputs=outputs) / "exercise"
+
+
 def scores_root(root=None) -> Path:
     """The EL2N scores that belong to a runs folder: its sibling scores/ (<outputs>/scores for <outputs>/runs)."""
     return runs_root(root).parent / "scores"

@@ -21,11 +21,12 @@ TIERS = {
     "engine": ["hslib.data", "hslib.models", "hslib.device", "hslib.flops", "hslib.sparse", "hslib.sparse.masks",
                "hslib.sparse.distributions", "hslib.sparse.methods", "hslib.sparse.check", "hslib.scores",
                "hslib.rundata", "hslib.corruptions", "hslib._corruption_ops", "hslib.corrupted", "hslib.adversarial",
-               "hslib.el2n", "hslib.train"],
+               "hslib.el2n", "hslib.train", "hslib.solutions", "hslib.solutions.magnitude_erk"],
     "execution": ["hslib.executors", "hslib.sweep"],
-    "analysis": ["hslib.tables", "hslib.claims", "hslib.power", "hslib.synthetic", "hslib.estimate", "hslib.prose"],
+    "analysis": ["hslib.tables", "hslib.claims", "hslib.power", "hslib.synthetic", "hslib.estimate", "hslib.prose",
+                 "hslib.exercise"],
     "presentation": ["hslib.plots", "hslib.figures"],
-    "notebook": ["hslib.notebook", "hslib.reproduce", "hslib.book"],
+    "notebook": ["hslib.notebook", "hslib.reproduce", "hslib.book", "hslib.grade"],
 }
 # tier -> the tiers it may import (besides itself): only downward.
 ALLOWED = {

@@ -64,18 +64,18 @@ def registry():
         METHODS.add(name, entry, replace=True)
 
 
-from test_exercise import CORRECT  # noqa: E402  (the exercise's reference solution, one copy)
+from test_exercise import KEEPS_SMALLEST, REFERENCE  # noqa: E402  (the exercise's reference solution, one copy)
 
-STUDENT_A = CORRECT  # keeps the largest |w|
-STUDENT_B = CORRECT.replace("descending=True", "descending=False")  # keeps the smallest: same class name, other code
+STUDENT_A = REFERENCE  # keeps the largest |w|
+STUDENT_B = KEEPS_SMALLEST  # keeps the smallest: same class name, other code
 assert STUDENT_B != STUDENT_A
 
 
 def _solution(source):
-    """The class a solution defines, as notebook 09 gets it (exec'd: inspect.getsource cannot see it)."""
+    """The class a solution defines when exec'd from a string (inspect.getsource cannot see it)."""
     namespace = {"__name__": "solution"}
     exec(source, namespace)
-    return namespace["MyMagnitude"]
+    return namespace["MagnitudeERK"]
 
 
 def test_two_solutions_with_the_same_class_name_get_their_own_runs(tmp_path, registry):
@@ -85,10 +85,10 @@ def test_two_solutions_with_the_same_class_name_get_their_own_runs(tmp_path, reg
 
     root = tmp_path / "runs"
     register(_solution(STUDENT_A))
-    a = tiny("my_magnitude")
+    a = tiny("magnitude_erk")
     ra = sweep.run([a], root=root, progress="none", tables=False)
     register(_solution(STUDENT_B))
-    b = tiny("my_magnitude")
+    b = tiny("magnitude_erk")
     assert a.to_dict() == b.to_dict() and a.id != b.id  # same config, other code: another run
     rb = sweep.run([b], root=root, progress="none", tables=False)
     assert not ra.attrs["failed"] and not rb.attrs["failed"]
@@ -98,7 +98,7 @@ def test_two_solutions_with_the_same_class_name_get_their_own_runs(tmp_path, reg
     # A graded again (the same source exec'd anew): its own run is read back, not retrained, not B's.
     done = (store.run_dir(root, a) / "result.json").stat().st_mtime_ns
     register(_solution(STUDENT_A))
-    again = tiny("my_magnitude")
+    again = tiny("magnitude_erk")
     assert again.id == a.id
     ra2 = sweep.run([again], root=root, progress="none", tables=False)
     assert (store.run_dir(root, a) / "result.json").stat().st_mtime_ns == done
