@@ -174,7 +174,7 @@ def test_the_scale_box_reads_the_convergence_share_from_the_runs():
     assert "**not** in the paper's regime" in prose.scale_box("course", "04_hard_sample_results", runs)
 
 
-NOTEBOOKS = [name for name, _ in SERIES if name != "09_exercise_your_own_method"]  # 09: the exercise (its own issue)
+NOTEBOOKS = [name for name, _ in SERIES]
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
