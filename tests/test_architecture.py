@@ -23,7 +23,8 @@ TIERS = {
                "hslib.rundata", "hslib.corruptions", "hslib._corruption_ops", "hslib.corrupted", "hslib.adversarial",
                "hslib.el2n", "hslib.train"],
     "execution": ["hslib.executors", "hslib.sweep"],
-    "analysis": ["hslib.tables", "hslib.claims", "hslib.power", "hslib.synthetic", "hslib.estimate"],
+    "analysis": ["hslib.tables", "hslib.claims", "hslib.power", "hslib.synthetic", "hslib.estimate",
+                 "hslib.reference"],
     "presentation": ["hslib.plots", "hslib.figures"],
     "notebook": ["hslib.notebook", "hslib.reproduce", "hslib.book"],
 }
