@@ -59,11 +59,20 @@ def check_figure_files(folder, spec, profile, run_ids):
 
 def test_every_paper_figure_is_written(series):
     out, _ = series
-    run_ids = set(pd.read_csv(out / "results" / "smoke" / "runs.csv")["id"])
+    run_ids = set(pd.read_csv(store.results_file("smoke", "runs", out, reference=False))["id"])
     for spec in paper.FIGURES:
-        check_figure_files(out / "figures" / "smoke", spec, "smoke", run_ids)
-    drawn = sorted(p.stem for p in (out / "figures" / "smoke").glob("fig*.png"))
+        check_figure_files(store.folder("figures", "smoke", out, reference=False), spec, "smoke", run_ids)
+    drawn = sorted(p.stem for p in (store.folder("figures", "smoke", out, reference=False)).glob("fig*.png"))
     assert drawn == sorted(f.name for f in paper.FIGURES)  # the 14 figures, no stray or duplicate file
+
+
+def test_the_series_writes_beside_the_reference_and_reports_against_it(series):
+    out, _ = series
+    assert not store.folder("figures", "smoke", out, reference=True).exists()  # nothing written over a reference
+    runs = pd.read_csv(store.results_file("smoke", "runs", out, reference=False))
+    report = json.loads(store.results_file("smoke", "reproduction_data", out).read_text())
+    assert report["counts"]["new"] == len(runs)  # this outputs root holds no committed reference: every run is new
+    assert store.results_file("smoke", "reproduction", out).read_text().startswith("# Does this reproduction match")
 
 
 def test_notebook_03_ran_once_per_method(series):
@@ -88,24 +97,24 @@ def expected_runs():
 
 def test_runs_csv_has_exactly_the_runs_of_the_grids(series):
     out, _ = series
-    runs = pd.read_csv(out / "results" / "smoke" / "runs.csv")
+    runs = pd.read_csv(store.results_file("smoke", "runs", out, reference=False))
     assert set(runs["id"]) == expected_runs() and runs["id"].is_unique
     assert runs["test_acc"].between(0, 1).all() and (runs["density"] <= 1).all()
-    layers = pd.read_csv(out / "results" / "smoke" / "layer_density.csv")
+    layers = pd.read_csv(store.results_file("smoke", "layers", out, reference=False))
     assert set(layers["id"]) == set(runs["id"])
 
 
 def test_claims_csv_has_a_verdict_per_test_and_its_summary_beside_it(series):
     out, _ = series
-    table = pd.read_csv(out / "results" / "smoke" / "claims.csv")
+    table = pd.read_csv(store.results_file("smoke", "claims", out, reference=False))
     assert list(table.columns) == claims.COLUMNS and set(table.verdict) <= set(claims.VERDICTS)
     assert list(table[table.family == "confirmatory"].key) == [f.key for f in findings.CONFIRMATORY]
     assert set(table.key) == {f.key for f in findings.FINDINGS}  # a row on shared runs stands for its twin
     tests, checks = table[table.family != "check"], table[table.family == "check"]
     assert (tests.verdict == claims.NOT_TESTABLE).all()  # one seed: no test (the controls are run too)
     assert (checks.verdict == "holds").all() and checks["diff"].notna().all()
-    summary = (out / "results" / "smoke" / "summary.md").read_text(encoding="utf-8")
-    runs = pd.read_csv(out / "results" / "smoke" / "runs.csv")
+    summary = (store.results_file("smoke", "summary", out, reference=False)).read_text(encoding="utf-8")
+    runs = pd.read_csv(store.results_file("smoke", "runs", out, reference=False))
     assert summary == claims.summary(table, "smoke", runs)
     assert "](" in summary and "](" not in claims.without_links(summary)
 
