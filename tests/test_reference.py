@@ -248,3 +248,13 @@ def test_the_report_files_are_git_ignored_and_make_passes_check_and_reference():
     makefile = (ROOT / "Makefile").read_text()
     assert "--check" in makefile.split("\nreproduce:")[1].split("\n\n")[0]
     assert "--reference" in makefile.split("\nreference:")[1].split("\n\n")[0]
+
+
+def test_the_command_line_refuses_check_on_part_of_the_series_before_any_notebook(tmp_path):
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "hslib.reproduce", "--check", "--only", "00", "--outputs",
+                        str(tmp_path / "outputs")], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1 and "check=True compares the whole series with the committed reference" in r.stderr
+    assert not (tmp_path / "outputs").exists()
