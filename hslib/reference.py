@@ -257,7 +257,8 @@ def _row_name(r: dict) -> str:
 def summary_line(report: dict) -> str:
     """'N runs identical, M within tolerance, K outside; verdicts: all equal' (and what else there is)."""
     c = report["counts"]
-    line = f"{c['identical']} runs identical, {c['within tolerance']} within tolerance, {c['outside tolerance']} outside"
+    line = (f"{c['identical']} runs identical, {c['within tolerance']} within tolerance, "
+            f"{c['outside tolerance']} outside")
     extra = [f"{c[s]} {'differ without a tolerance' if s == 'no tolerance' else s}"
              for s in ("no tolerance", "missing", "new") if c[s]]
     line += "".join(f", {e}" for e in extra)
@@ -316,9 +317,9 @@ def markdown(report: dict) -> str:
     measured = (f"{change['runs']} run(s) differ in test accuracy, by {100 * change['median']:.2f} pp (median) and "
                 f"{100 * change['max']:.2f} pp at most" if change["runs"] else "no run differs in test accuracy")
     if report["tolerance_available"]:
-        lines += [f"A metric may move by its spread (max − min) across the reference's seeds of the run's own setting "
-                  f"(every config field but the seed). A setting with one seed has no spread: its runs are counted "
-                  f"as 'differ without a tolerance', reported and never judged. Here {measured}.", ""]
+        lines += ["A metric may move by its spread (max − min) across the reference's seeds of the run's own "
+                  "setting (every config field but the seed). A setting with one seed has no spread: its runs are "
+                  f"counted as 'differ without a tolerance', reported and never judged. Here {measured}.", ""]
     else:
         lines += [f"No tolerance available: `{profile}` runs one seed per setting ({report['seeds']}), so no spread "
                   f"across seeds tells float noise from a change. Float noise across CPUs is this large: {measured}. "
@@ -342,7 +343,8 @@ def markdown(report: dict) -> str:
         lines.append("")
     lines += ["## Ledger", "", f"{sum(r['verdict_equal'] for r in report['ledger'])} of {len(report['ledger'])} rows "
               "keep their verdict. Effects are the ledger's `diff` (A − B), with its 95% CI.", "",
-              "| row | seeds | verdict (reference → reproduction) | effect, reference | effect, reproduction | change |",
+              "| row | seeds | verdict (reference → reproduction) | effect, reference | effect, reproduction "
+              "| change |",
               "| --- | ---: | --- | --- | --- | --- |"]
     order = sorted(report["ledger"], key=lambda r: (r["verdict_equal"], -abs(r["effect_change"] or 0)))
     for r in order:
@@ -380,15 +382,17 @@ def _change(r: dict) -> str:
     return _pp(v) if _is_accuracy(r["metric"]) else f"{v:+.4g}"
 
 
-def write(report: dict, outputs=None) -> dict:
-    """Write reproduction.md and reproduction.json into the profile's results folder; return their paths."""
-    profile = report["profile"]
-    paths = {kind: store.results_file(profile, kind, outputs, reference=True)
-             for kind in ("reproduction", "reproduction_data")}
-    paths["reproduction"].parent.mkdir(parents=True, exist_ok=True)
-    store.write_text(paths["reproduction"], markdown(report))
-    store.write_json(paths["reproduction_data"], report)
-    return paths
+def write(report: dict, outputs=None, beside_reproduction: bool = True) -> list[Path]:
+    """Write reproduction.md and reproduction.json into the profile's committed results folder and, for a
+    reproduction, beside its tables too (its book, built while it runs, reads the reproduction's folders)."""
+    profile, text, written = report["profile"], markdown(report), []
+    for side in (True, False) if beside_reproduction else (True,):
+        md, data = (store.results_file(profile, k, outputs, side) for k in ("reproduction", "reproduction_data"))
+        md.parent.mkdir(parents=True, exist_ok=True)
+        store.write_text(md, text)
+        store.write_json(data, report)
+        written += [md, data]
+    return written
 
 
 def report(profile: str, outputs=None, reference: Snapshot | None = None) -> dict:
@@ -400,7 +404,7 @@ def report(profile: str, outputs=None, reference: Snapshot | None = None) -> dic
     ref = reference if fresh_reference else profile_snapshot(profile, outputs, reference=True)
     new = profile_snapshot(profile, outputs, reference=fresh_reference)
     result = compare(ref, new, profile)
-    write(result, outputs)
+    write(result, outputs, beside_reproduction=not fresh_reference)
     return result
 
 

@@ -260,7 +260,7 @@ def execute(profile="smoke", executor="local", workers=0, data="", kernel=None, 
     keep = (lambda nbs: [nb for nb in nbs if any(nb[0].startswith(o) for o in only)]) if only else list
     before = ref.profile_snapshot(profile, outputs) if reference and not only else None  # what it replaces
     t0 = time.perf_counter()
-    with _reproducing(not reference):
+    with _reproducing(not reference):  # the notebooks and the book see this reproduction's figures and tables
         if lanes == 1:
             timings = _execute_lane(keep(SERIES), *args)
         else:
@@ -270,16 +270,16 @@ def execute(profile="smoke", executor="local", workers=0, data="", kernel=None, 
                 futures = [pool.submit(_execute_lane, keep(lane), *args) for lane in LANES]
                 timings = [t for f in futures for t in f.result()]
             timings += _execute_lane(keep(FINAL), *args)
-    figures = store.folder("figures", profile, outputs, reference=reference)
-    log(f"[reproduce] {len(timings)} notebooks in {time.perf_counter() - t0:.1f}s "
-        f"({sum(t for _, t in timings):.1f}s of notebook time); figures in {figures}")
-    if only:  # part of the series: nothing to compare the whole reference with
-        return timings
-    report = ref.report(profile, outputs, reference=before)  # before the book, which shows it as a page
-    from .book import build
+        figures = store.folder("figures", profile, outputs)
+        log(f"[reproduce] {len(timings)} notebooks in {time.perf_counter() - t0:.1f}s "
+            f"({sum(t for _, t in timings):.1f}s of notebook time); figures in {figures}")
+        if only:  # part of the series: nothing to compare the whole reference with
+            return timings
+        report = ref.report(profile, outputs, reference=before)  # before the book, which shows it as a page
+        from .book import build
 
-    log(f"[reproduce] book: {build(profile, outputs)}")
-    log(f"[reproduce] report: {store.results_file(profile, 'reproduction', outputs)}")
+        log(f"[reproduce] book: {build(profile, outputs)}")
+    log(f"[reproduce] report: {store.results_file(profile, 'reproduction', outputs, reference=True)}")
     if reference:
         log(f"[reproduce] the committed reference of {profile!r} was regenerated; against the previous one: "
             f"{ref.summary_line(report)}. Review `git status outputs/` and commit it.")

@@ -8,7 +8,8 @@ this package; `$HSLIB_PROJECT` overrides it, else the current folder). Under it:
     slurm/                   SLURM job logs                                                (generated)
     figures/<profile>/       the regenerated figures with their sidecars                  (committed)
     results/<profile>/       runs.csv, layer_density.csv, claims.csv, summary.md          (committed)
-                             reproduction.md/.json: the last reproduction against them    (generated)
+                             reproduction.md/.json: the last reproduction against them    (generated; also
+                             beside the reproduction's tables, where its book looks)
     reproduced/figures/<profile>/, reproduced/results/<profile>/
                              what a reproduction writes instead of the committed reference (generated)
 
@@ -55,9 +56,9 @@ RUN_FILES = {"config": "config.json", "log": "log.jsonl", "updates": "updates.js
              "final": "final.pt", "masks": "masks.pt", "result": "result.json", "error": "error.txt",
              "train_log": "train.log", "lock": ".lock"}
 # A profile's results folder: its tables, by what they hold.
+# reproduction.md/.json: how a reproduction compares with the committed reference (hslib.reference; git-ignored)
 RESULT_FILES = {"runs": "runs.csv", "layers": "layer_density.csv", "claims": "claims.csv", "summary": "summary.md",
                 "reproduction": "reproduction.md", "reproduction_data": "reproduction.json"}
-REPORT_FILES = ("reproduction", "reproduction_data")  # the report on a reproduction: beside the reference, git-ignored
 
 
 # ------------------------------------------------------------------------------------------ the layout
@@ -143,10 +144,10 @@ def checkpoints(directory) -> list[Path]:
 
 def results_file(profile: str, kind: str, outputs=None, reference: bool | None = None) -> Path:
     """A file of a profile's results folder by what it holds (RESULT_FILES): a table, the generated summary, or the
-    reproduction report (always beside the committed reference: the book shows it from there)."""
+    reproduction report; `reference` as in `folder`."""
     if kind not in RESULT_FILES:
         raise ValueError(f"kind={kind!r} is not a results table; allowed values: {list(RESULT_FILES)}")
-    return folder("results", profile, outputs, True if kind in REPORT_FILES else reference) / RESULT_FILES[kind]
+    return folder("results", profile, outputs, reference) / RESULT_FILES[kind]
 
 
 # ------------------------------------------------------------------------------------------ provenance

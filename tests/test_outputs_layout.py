@@ -77,7 +77,8 @@ def test_the_layout_names_its_folders_and_refuses_others(tmp_path, monkeypatch):
     assert store.folder("results", "smoke", tmp_path) == reproduced / "results" / "smoke"
     assert store.results_file("smoke", "claims", tmp_path) == reproduced / "results" / "smoke" / "claims.csv"
     assert store.folder("results", "smoke", tmp_path, reference=True) == tmp_path / "results" / "smoke"
-    assert store.results_file("smoke", "reproduction", tmp_path) == tmp_path / "results" / "smoke" / "reproduction.md"
+    assert store.results_file("smoke", "reproduction", tmp_path, reference=True) == \
+        tmp_path / "results" / "smoke" / "reproduction.md"
     assert store.folder("runs", outputs=tmp_path) == tmp_path / "runs"
     monkeypatch.delenv(store.REPRODUCTION_ENV)
     assert store.scores_root(tmp_path / "runs") == tmp_path / "scores"

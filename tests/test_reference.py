@@ -233,7 +233,7 @@ def test_bad_reproduction_options_are_refused_before_any_notebook_runs():
         reproduce.execute("smoke", check=True, only=["00"])
     with pytest.raises(ValueError, match=r"check=True compares the whole series .* reference=True"):
         reproduce.execute("smoke", check=True, reference=True)
-    with pytest.raises(ValueError, match=r"check='yes', reference=False are not allowed; allowed values: True or False"):
+    with pytest.raises(ValueError, match=r"check='yes', reference=False are not allowed; allowed values: True or "):
         reproduce.execute("smoke", check="yes")
     with pytest.raises(ValueError, match=r"reference='yes' is not allowed; allowed values: None"):
         store.folder("figures", "smoke", reference="yes")

@@ -1,13 +1,15 @@
 """The whole notebook series on the smoke profile, executed once with papermill (as `make reproduce` does)."""
 import json
 import re
+import shutil
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from PIL import Image
 
-from hslib import claims, findings, paper, planning, reproduce, store
+from hslib import claims, findings, paper, planning, reference, reproduce, store
 from hslib.config import base_config
 from hslib.scores import load_scores
 from hslib.series import SERIES, TRAINING_METHODS
@@ -16,11 +18,26 @@ from hslib.series import SERIES, TRAINING_METHODS
 pytestmark = pytest.mark.slow
 
 
+ROOT = Path(__file__).resolve().parents[1]
+LOG: list = []  # what the series printed
+COMMITTED = ("figures", "results")
+
+
+def _committed_files():
+    """The committed smoke reference, as a fresh clone has it (a report left by a local reproduction is not)."""
+    return [p for name in COMMITTED for p in sorted((ROOT / "outputs" / name / "smoke").iterdir())
+            if not p.name.startswith("reproduction.")]
+
+
 @pytest.fixture(scope="module")
 def series(tmp_path_factory):
     out = tmp_path_factory.mktemp("series")
+    for p in _committed_files():  # the outputs root of a fresh clone: the committed reference is there
+        target = out / p.relative_to(ROOT / "outputs")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(p, target)
     t0 = time.perf_counter()
-    timings = reproduce.execute(profile="smoke", outputs=out)
+    timings = reproduce.execute(profile="smoke", outputs=out, log=lambda line: (LOG.append(line), print(line)))
     print(f"\nsmoke series: {time.perf_counter() - t0:.0f}s")
     return out, timings
 
@@ -66,13 +83,19 @@ def test_every_paper_figure_is_written(series):
     assert drawn == sorted(f.name for f in paper.FIGURES)  # the 14 figures, no stray or duplicate file
 
 
-def test_the_series_writes_beside_the_reference_and_reports_against_it(series):
+def test_the_series_leaves_the_committed_reference_alone_and_ends_with_its_report(series):
     out, _ = series
-    assert not store.folder("figures", "smoke", out, reference=True).exists()  # nothing written over a reference
-    runs = pd.read_csv(store.results_file("smoke", "runs", out, reference=False))
-    report = json.loads(store.results_file("smoke", "reproduction_data", out).read_text())
-    assert report["counts"]["new"] == len(runs)  # this outputs root holds no committed reference: every run is new
-    assert store.results_file("smoke", "reproduction", out).read_text().startswith("# Does this reproduction match")
+    for p in _committed_files():  # `git status` after `make reproduce` is clean
+        assert (out / p.relative_to(ROOT / "outputs")).read_bytes() == p.read_bytes(), p
+    report = json.loads(store.results_file("smoke", "reproduction_data", out, reference=True).read_text())
+    assert LOG[-1] == f"[reproduce] {reference.summary_line(report)}"  # the last line says how it compares
+    fresh = pd.read_csv(store.results_file("smoke", "runs", out, reference=False))
+    committed = pd.read_csv(ROOT / "outputs" / "results" / "smoke" / "runs.csv")
+    assert sum(report["counts"].values()) == len(set(fresh.id) | set(committed.id))
+    for side in (True, False):  # beside the reference, and beside the reproduction's tables (where its book looks)
+        md = store.results_file("smoke", "reproduction", out, reference=side).read_text()
+        assert md.startswith("# Does this reproduction match the reference?")
+        assert f"**{reference.summary_line(report)}.**" in md
 
 
 def test_notebook_03_ran_once_per_method(series):
