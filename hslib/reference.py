@@ -51,10 +51,14 @@ class Snapshot:
     sidecars: dict = field(default_factory=dict)  # figure name -> its sidecar (None: an image without one)
 
 
+# A float written by pandas must read back bit-equal, so that "identical" means identical: pandas >= 3 does so by
+# default (and deprecates the option), older pandas needs float_precision="round_trip".
+EXACT_FLOATS = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
+
+
 def _csv(path: Path, **kw) -> pd.DataFrame:
-    # round_trip: a float written by pandas reads back bit-equal, so "identical" means identical
     try:
-        return pd.read_csv(path, float_precision="round_trip", **kw)
+        return pd.read_csv(path, **EXACT_FLOATS, **kw)
     except (FileNotFoundError, pd.errors.EmptyDataError):
         return pd.DataFrame()
 
@@ -86,7 +90,7 @@ def _long(snap: Snapshot) -> pd.DataFrame:
     runs = snap.runs
     if not len(runs):
         return pd.DataFrame(columns=["id", "setting", "metric", "value"])
-    setting = runs[[c for c in SETTING if c in runs]].astype(str).agg("|".join, axis=1)
+    setting = runs[[c for c in SETTING if c in runs]].map(str).agg("|".join, axis=1)  # str(NaN) is "nan"
     keyed = runs[["id"]].assign(setting=setting.to_numpy())
     metrics = runs[["id", *[m for m in METRICS if m in runs]]].melt("id", var_name="metric")
     parts = [metrics]
@@ -157,7 +161,7 @@ def compare_ledger(ref: Snapshot, new: Snapshot) -> pd.DataFrame:
         for c in ("diff", "ci_low", "ci_high", "n_seeds"):
             rows[f"{c}_{side}"] = pd.to_numeric(rows[f"{c}_{side}"], errors="coerce")
     rows["effect_change"] = rows.diff_new - rows.diff_ref
-    rows["verdict_equal"] = (rows.side == "both") & (rows.verdict_ref.astype(str) == rows.verdict_new.astype(str))
+    rows["verdict_equal"] = (rows.side == "both") & (rows.verdict_ref.map(str) == rows.verdict_new.map(str))
     rows["seeds"] = rows[["n_seeds_ref", "n_seeds_new"]].max(axis=1).fillna(0).astype(int)
     return rows.drop(columns="side")
 

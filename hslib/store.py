@@ -105,7 +105,8 @@ def folder(name: str, profile: str | None = None, outputs=None, reference: bool 
         raise ValueError(f"reference={reference!r} is not allowed; allowed values: None (follow "
                          f"${REPRODUCTION_ENV}), True (the committed folder), False (the reproduction's)")
     path = outputs_root(outputs) / name
-    if name in COMMITTED and not (reproducing() if reference is None else not reference):
+    committed = not reproducing() if reference is None else reference
+    if name in COMMITTED and not committed:
         path = outputs_root(outputs) / "reproduced" / name
     return path / profile if profile is not None else path
 

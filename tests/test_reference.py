@@ -34,7 +34,7 @@ def _copy_reference(profile: str, out: Path, sides=(True, False)):
 def _spread(runs: pd.DataFrame, row: pd.Series, metric: str) -> pd.Series:
     """The metric's values at the run's setting (every config field but the seed), computed here, not by hslib."""
     cols = list(reference.SETTING)
-    same = (runs[cols].astype(str) == row[cols].astype(str)).all(axis=1)
+    same = (runs[cols].map(str) == row[cols].map(str)).all(axis=1)
     return runs.loc[same, metric]
 
 
@@ -55,7 +55,7 @@ def test_an_untouched_reference_passes_the_check(tmp_path, capsys):
 
 def test_a_planted_metric_beyond_tolerance_and_a_planted_verdict_fail_the_check(tmp_path, capsys):
     path = _copy_reference("course", tmp_path)
-    runs = pd.read_csv(path, float_precision="round_trip")
+    runs = pd.read_csv(path, **reference.EXACT_FLOATS)
     # A run that is the strict minimum of its setting's test accuracy, moved above the setting's maximum: its
     # difference then exceeds the spread of the edited reference too (the tolerance comes from the reference).
     for i, row in runs[runs.method == "set"].iterrows():
@@ -70,7 +70,7 @@ def test_a_planted_metric_beyond_tolerance_and_a_planted_verdict_fail_the_check(
     runs.loc[i, "test_acc"] = planted
     runs.to_csv(path, index=False)
     ledger_path = store.results_file("course", "claims", tmp_path, reference=True)
-    ledger = pd.read_csv(ledger_path, float_precision="round_trip")
+    ledger = pd.read_csv(ledger_path, **reference.EXACT_FLOATS)
     j = ledger.index[(ledger.family == "confirmatory") & (ledger.n_seeds >= 3)][0]
     before = ledger.loc[j, "verdict"]
     ledger.loc[j, "verdict"] = "supported" if before != "supported" else "contradicted"
@@ -98,7 +98,7 @@ def test_a_planted_metric_beyond_tolerance_and_a_planted_verdict_fail_the_check(
 def test_a_change_within_the_seed_spread_or_a_verdict_on_few_seeds_is_reported_not_failed(tmp_path):
     _copy_reference("course", tmp_path)
     path = store.results_file("course", "runs", tmp_path, reference=False)
-    runs = pd.read_csv(path, float_precision="round_trip")
+    runs = pd.read_csv(path, **reference.EXACT_FLOATS)
     for i, row in runs[runs.method == "dense"].iterrows():
         values = _spread(runs, row, "test_acc")
         if len(values) >= 2 and values.max() > values.min():
@@ -108,7 +108,7 @@ def test_a_change_within_the_seed_spread_or_a_verdict_on_few_seeds_is_reported_n
     runs.loc[i, "test_acc"] = row.test_acc + (values.max() - values.min()) / 2
     runs.to_csv(path, index=False)
     ledger_path = store.results_file("course", "claims", tmp_path, reference=False)
-    ledger = pd.read_csv(ledger_path, float_precision="round_trip")
+    ledger = pd.read_csv(ledger_path, **reference.EXACT_FLOATS)
     j = ledger.index[(ledger.n_seeds < reference.CHECK_SEEDS) & (ledger.verdict != "holds")][0]
     ledger.loc[j, "verdict"] = "holds"
     ledger.to_csv(ledger_path, index=False)
@@ -122,7 +122,7 @@ def test_a_one_seed_profile_has_no_tolerance_and_reports_what_it_measured(tmp_pa
     assert len(PROFILES["smoke"]["seeds"]) == 1
     _copy_reference("smoke", tmp_path)
     path = store.results_file("smoke", "runs", tmp_path, reference=False)
-    runs = pd.read_csv(path, float_precision="round_trip")
+    runs = pd.read_csv(path, **reference.EXACT_FLOATS)
     i = runs.index[runs.method == "set"][0]
     runs.loc[i, "test_acc"] += 0.0625
     runs.to_csv(path, index=False)
@@ -138,10 +138,10 @@ def test_a_one_seed_profile_has_no_tolerance_and_reports_what_it_measured(tmp_pa
 
 def _reproduce_slice(outputs: Path, monkeypatch):
     """A slice of the series from empty, as a reproduction writes it: Figure 2 (c)'s dense and SET runs at one
-    sparsity (with their EL2N scoring runs), their tables, their ledger and the figure."""
+    sparsity (with their EL2N scoring runs), shortened to one epoch, their tables, their ledger and the figure."""
     monkeypatch.setenv(store.REPRODUCTION_ENV, "1")
     panel = [p for p in paper.figure("fig02_hard_sample_accuracy").panels if p.letter == "c"][0]
-    configs = [c for c in planning.panel_configs(panel, "smoke") if c.method in ("dense", "set")
+    configs = [c for c in planning.panel_configs(panel, "smoke", epochs=1) if c.method in ("dense", "set")
                and c.density in (1.0, 0.1)]
     results = sweep.run(configs, root=store.folder("runs", outputs=outputs), progress="none")
     assert not results.attrs["failed"] and len(results) == 2
@@ -193,7 +193,7 @@ def test_reproduce_writes_beside_the_reference_reports_last_and_checks(tmp_path,
     committed = _copy_reference("smoke", out, sides=(True,))
     before = committed.read_bytes()
     changed = tmp_path / "changed.csv"
-    runs = pd.read_csv(committed, float_precision="round_trip")
+    runs = pd.read_csv(committed, **reference.EXACT_FLOATS)
     runs.loc[0, "params"] += 1
     runs.to_csv(changed, index=False)
     tables = {k: store.results_file("smoke", k, out, reference=True).read_bytes() for k in ("layers", "claims")}
