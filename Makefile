@@ -9,10 +9,11 @@ EXECUTOR ?= local
 DATA     ?=
 WORKERS  ?=
 LAB_ARGS ?=
+CHECK    ?=
 # Jupyter refuses to start as root without --allow-root (root containers are common): pass it only then.
 ALLOW_ROOT = $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: reproduce test bench venv clean-runs book lab browser
+.PHONY: reproduce reference test bench venv clean-runs book lab browser
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,9 +24,16 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
-reproduce: $(VENV)/.installed
-	$(PY) -m hslib.reproduce --profile $(PROFILE) --executor $(EXECUTOR) --kernel $(KERNEL) \
+# reproduce writes into outputs/reproduced/ and reports against the committed reference (CHECK=1: fail if it
+# differs); reference regenerates the committed reference of PROFILE on purpose (then review and commit it).
+REPRODUCE = $(PY) -m hslib.reproduce --profile $(PROFILE) --executor $(EXECUTOR) --kernel $(KERNEL) \
 		$(if $(DATA),--data $(DATA)) $(if $(WORKERS),--workers $(WORKERS))
+
+reproduce: $(VENV)/.installed
+	$(REPRODUCE) $(if $(filter 1 yes true,$(CHECK)),--check)
+
+reference: $(VENV)/.installed
+	$(REPRODUCE) --reference
 
 book: $(VENV)/.installed  # the executed notebooks of PROFILE as a static site: outputs/book/$(PROFILE)/index.html
 	$(PY) -m hslib.book --profile $(PROFILE)

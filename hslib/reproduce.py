@@ -1,7 +1,11 @@
 """Execute the numbered notebook series with papermill: `python -m hslib.reproduce --profile smoke`.
 
-Executed copies go to outputs/notebooks/<profile>/ (git-ignored); figures to outputs/figures/<profile>/, tables
-to outputs/results/<profile>/. Finished runs are reused, so a second call only re-renders.
+Executed copies go to outputs/notebooks/<profile>/ (git-ignored). Figures and tables go to outputs/reproduced/
+(git-ignored), never over the committed reference in outputs/figures/<profile>/ and outputs/results/<profile>/;
+then `hslib.reference` compares the two and writes outputs/results/<profile>/reproduction.md (git-ignored), and
+the last line printed says how they compare. `--check` exits non-zero when they do not match; `--reference`
+regenerates the committed reference instead (`make reference`). Finished runs are reused, so a second call only
+re-renders.
 
 The series is a small dependency graph. Two lanes are independent of each other and run side by side
 (`--lanes 2`, the default): the primers and the intrinsic-hardness lane (00 → 01 → 02 → 03 per method → 04)
@@ -19,6 +23,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from .config import PROFILES
+from . import reference as ref
 from . import store
 from .series import FINAL, LANES, SERIES, label
 from .planning import grid
@@ -200,12 +205,43 @@ def _check_data(profile, data, root):
     check_data({(d, droot) for d in datasets}, what=f"profile={profile!r}", roots_must_exist=bool(data))
 
 
+class ReproductionDiffers(RuntimeError):
+    """`check=True`: the reproduction does not match the committed reference (hslib.reference.failures)."""
+
+
+class _reproducing:
+    """$HSLIB_REPRODUCTION=1 while the notebooks run (lane processes and kernels inherit it), then as before."""
+
+    def __init__(self, on: bool):
+        self.on, self.before = on, os.environ.get(store.REPRODUCTION_ENV)
+
+    def __enter__(self):
+        if self.on:
+            os.environ[store.REPRODUCTION_ENV] = "1"
+        else:  # `make reference` from a shell that exported it must still write the reference
+            os.environ.pop(store.REPRODUCTION_ENV, None)
+
+    def __exit__(self, *exc):
+        if self.before is None:
+            os.environ.pop(store.REPRODUCTION_ENV, None)
+        else:
+            os.environ[store.REPRODUCTION_ENV] = self.before
+
+
 def execute(profile="smoke", executor="local", workers=0, data="", kernel=None, only=None, outputs=None,
-            lanes=2, log=print) -> list:
+            lanes=2, log=print, check=False, reference=False) -> list:
     """Run the series (or the notebooks whose names start with one of `only`); return [(name, seconds)].
-    `outputs` (default $HSLIB_OUTPUTS, else <project>/outputs) receives runs/, figures/, results/ and notebooks/."""
+    `outputs` (default $HSLIB_OUTPUTS, else <project>/outputs) receives runs/, reproduced/ and notebooks/, and the
+    report on how the reproduction compares with the committed reference (the whole series only). `check`: raise
+    ReproductionDiffers when it does not match; `reference`: write the figures and tables over the committed
+    reference instead (the report then says what the new reference changed)."""
     if profile not in PROFILES:
         raise ValueError(f"profile={profile!r} is not known; allowed values: {sorted(PROFILES)}")
+    if not isinstance(check, bool) or not isinstance(reference, bool):
+        raise ValueError(f"check={check!r}, reference={reference!r} are not allowed; allowed values: True or False")
+    if check and (reference or only):
+        raise ValueError(f"check=True compares the whole series with the committed reference; allowed with "
+                         f"reference=False and only=None, not reference={reference!r}, only={only!r}")
     if executor not in EXECUTORS:
         raise ValueError(f"executor={executor!r} is not known; allowed values: {list(EXECUTORS)}")
     if lanes not in (1, 2):
@@ -222,22 +258,36 @@ def execute(profile="smoke", executor="local", workers=0, data="", kernel=None, 
     params = {"profile": profile, "executor": executor, "workers": workers, "data_root": data}
     args = (params, kernel, str(root), str(outputs))
     keep = (lambda nbs: [nb for nb in nbs if any(nb[0].startswith(o) for o in only)]) if only else list
+    before = ref.profile_snapshot(profile, outputs) if reference and not only else None  # what it replaces
     t0 = time.perf_counter()
-    if lanes == 1:
-        timings = _execute_lane(keep(SERIES), *args)
-    else:
-        import multiprocessing as mp
+    with _reproducing(not reference):  # the notebooks and the book see this reproduction's figures and tables
+        if lanes == 1:
+            timings = _execute_lane(keep(SERIES), *args)
+        else:
+            import multiprocessing as mp
 
-        with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn"), initializer=_init_lane) as pool:
-            futures = [pool.submit(_execute_lane, keep(lane), *args) for lane in LANES]
-            timings = [t for f in futures for t in f.result()]
-        timings += _execute_lane(keep(FINAL), *args)
-    log(f"[reproduce] {len(timings)} notebooks in {time.perf_counter() - t0:.1f}s "
-        f"({sum(t for _, t in timings):.1f}s of notebook time); figures in {store.folder('figures', profile, outputs)}")
-    if not only:  # the whole series ran: render it as the profile's book
+            with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn"), initializer=_init_lane) as pool:
+                futures = [pool.submit(_execute_lane, keep(lane), *args) for lane in LANES]
+                timings = [t for f in futures for t in f.result()]
+            timings += _execute_lane(keep(FINAL), *args)
+        figures = store.folder("figures", profile, outputs)
+        log(f"[reproduce] {len(timings)} notebooks in {time.perf_counter() - t0:.1f}s "
+            f"({sum(t for _, t in timings):.1f}s of notebook time); figures in {figures}")
+        if only:  # part of the series: nothing to compare the whole reference with
+            return timings
+        report = ref.report(profile, outputs, reference=before)  # before the book, which shows it as a page
         from .book import build
 
         log(f"[reproduce] book: {build(profile, outputs)}")
+    log(f"[reproduce] report: {store.results_file(profile, 'reproduction', outputs, reference=True)}")
+    if reference:
+        log(f"[reproduce] the committed reference of {profile!r} was regenerated; against the previous one: "
+            f"{ref.summary_line(report)}. Review `git status outputs/` and commit it.")
+        return timings
+    log(f"[reproduce] {ref.summary_line(report)}")  # the last line: does it match the committed reference?
+    fails = ref.failures(report) if check else []
+    if fails:
+        raise ReproductionDiffers("the reproduction does not match the committed reference: " + "; ".join(fails))
     return timings
 
 
@@ -251,13 +301,17 @@ def main(argv=None):
     ap.add_argument("--only", nargs="*", help="run only notebooks whose names start with these prefixes")
     ap.add_argument("--outputs", default=None, help="outputs root (default: $HSLIB_OUTPUTS, else <project>/outputs)")
     ap.add_argument("--lanes", type=int, default=2, choices=[1, 2], help="independent notebook lanes run at once")
+    ap.add_argument("--check", action="store_true", help="exit 1 when the reproduction does not match the committed "
+                    "reference (a run outside tolerance, a run missing or new, a verdict on >= 3 seeds changed)")
+    ap.add_argument("--reference", action="store_true", help="write the figures and tables over the committed "
+                    "reference (make reference), instead of into outputs/reproduced/")
     args = ap.parse_args(argv)
     import signal
 
     signal.signal(signal.SIGTERM, _on_sigterm)  # stop the lanes and kernels with us (lanes: _init_lane)
     try:
         execute(args.profile, args.executor, args.workers, args.data, args.kernel, args.only, args.outputs,
-                args.lanes)
+                args.lanes, check=args.check, reference=args.reference)
     except Exception as e:  # papermill's error names the failing cell; keep the exit status meaningful
         print(f"[reproduce] failed: {type(e).__name__}: {e}", file=sys.stderr)
         return 1

@@ -8,6 +8,10 @@ this package; `$HSLIB_PROJECT` overrides it, else the current folder). Under it:
     slurm/                   SLURM job logs                                                (generated)
     figures/<profile>/       the regenerated figures with their sidecars                  (committed)
     results/<profile>/       runs.csv, layer_density.csv, claims.csv, summary.md          (committed)
+                             reproduction.md/.json: the last reproduction against them    (generated; also
+                             beside the reproduction's tables, where its book looks)
+    reproduced/figures/<profile>/, reproduced/results/<profile>/
+                             what a reproduction writes instead of the committed reference (generated)
 
 A run folder:
 
@@ -41,15 +45,20 @@ from .config import SEMANTICS
 from .files import atomic_write
 
 OUTPUTS_ENV = "HSLIB_OUTPUTS"
+# Set to "1" by hslib.reproduce for the notebooks it runs: their figures and tables go to reproduced/, so a
+# reproduction never overwrites the committed reference (`make reference` runs without it, on purpose).
+REPRODUCTION_ENV = "HSLIB_REPRODUCTION"
 COMMITTED = ("figures", "results")
-GENERATED = ("runs", "scores", "notebooks", "book", "slurm")
+GENERATED = ("runs", "scores", "notebooks", "book", "slurm", "reproduced")
 PER_PROFILE = ("figures", "results", "notebooks", "book")
 # A run folder's files, by what they hold (the only place their names are written).
 RUN_FILES = {"config": "config.json", "log": "log.jsonl", "updates": "updates.jsonl", "init": "init.pt",
              "final": "final.pt", "masks": "masks.pt", "result": "result.json", "error": "error.txt",
              "train_log": "train.log", "lock": ".lock"}
 # A profile's results folder: its tables, by what they hold.
-RESULT_FILES = {"runs": "runs.csv", "layers": "layer_density.csv", "claims": "claims.csv", "summary": "summary.md"}
+# reproduction.md/.json: how a reproduction compares with the committed reference (hslib.reference; git-ignored)
+RESULT_FILES = {"runs": "runs.csv", "layers": "layer_density.csv", "claims": "claims.csv", "summary": "summary.md",
+                "reproduction": "reproduction.md", "reproduction_data": "reproduction.json"}
 
 
 # ------------------------------------------------------------------------------------------ the layout
@@ -75,15 +84,30 @@ def outputs_root(outputs=None) -> Path:
     return Path(os.environ.get(OUTPUTS_ENV) or project_root() / "outputs")
 
 
-def folder(name: str, profile: str | None = None, outputs=None) -> Path:
-    """<outputs>/<name>, and /<profile> for the per-profile folders (figures, results, notebooks, book)."""
+def reproducing() -> bool:
+    """Whether this process runs inside a reproduction (hslib.reproduce sets $HSLIB_REPRODUCTION=1)."""
+    return os.environ.get(REPRODUCTION_ENV) == "1"
+
+
+def folder(name: str, profile: str | None = None, outputs=None, reference: bool | None = None) -> Path:
+    """<outputs>/<name>, and /<profile> for the per-profile folders (figures, results, notebooks, book).
+
+    figures/ and results/ hold the committed reference. Inside a reproduction (`reproducing()`), or with
+    reference=False, they resolve to <outputs>/reproduced/<name>/<profile> instead; reference=True always means
+    the committed folder."""
     if name not in COMMITTED + GENERATED:
         raise ValueError(f"name={name!r} is not a folder of the outputs layout; allowed values: "
                          f"{list(COMMITTED + GENERATED)}")
     if (name in PER_PROFILE) != (profile is not None):
         raise ValueError(f"profile={profile!r} is not allowed for folder {name!r}; allowed: "
                          f"{'a profile name' if name in PER_PROFILE else 'None'}")
+    if reference not in (None, True, False):
+        raise ValueError(f"reference={reference!r} is not allowed; allowed values: None (follow "
+                         f"${REPRODUCTION_ENV}), True (the committed folder), False (the reproduction's)")
     path = outputs_root(outputs) / name
+    committed = not reproducing() if reference is None else reference
+    if name in COMMITTED and not committed:
+        path = outputs_root(outputs) / "reproduced" / name
     return path / profile if profile is not None else path
 
 
@@ -125,11 +149,12 @@ def checkpoints(directory) -> list[Path]:
     return sorted(Path(directory).glob("ckpt-*.pt"))
 
 
-def results_file(profile: str, kind: str, outputs=None) -> Path:
-    """A file of a profile's results folder by what it holds (RESULT_FILES): a table, or the generated summary."""
+def results_file(profile: str, kind: str, outputs=None, reference: bool | None = None) -> Path:
+    """A file of a profile's results folder by what it holds (RESULT_FILES): a table, the generated summary, or the
+    reproduction report; `reference` as in `folder`."""
     if kind not in RESULT_FILES:
         raise ValueError(f"kind={kind!r} is not a results table; allowed values: {list(RESULT_FILES)}")
-    return folder("results", profile, outputs) / RESULT_FILES[kind]
+    return folder("results", profile, outputs, reference) / RESULT_FILES[kind]
 
 
 # ------------------------------------------------------------------------------------------ provenance

@@ -24,7 +24,7 @@ TIERS = {
                "hslib.el2n", "hslib.train", "hslib.solutions", "hslib.solutions.magnitude_erk"],
     "execution": ["hslib.executors", "hslib.sweep"],
     "analysis": ["hslib.tables", "hslib.claims", "hslib.power", "hslib.synthetic", "hslib.estimate", "hslib.prose",
-                 "hslib.exercise"],
+                 "hslib.exercise", "hslib.reference"],
     "presentation": ["hslib.plots", "hslib.figures"],
     "notebook": ["hslib.notebook", "hslib.reproduce", "hslib.book", "hslib.grade"],
 }

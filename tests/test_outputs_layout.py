@@ -70,9 +70,21 @@ def test_hslib_outputs_moves_the_cli_sweep_notebooks_reproduce_book_and_clean_ru
     assert (out / "figures" / "smoke" / "keep.png").exists()
 
 
-def test_the_layout_names_its_folders_and_refuses_others(tmp_path):
+def test_the_layout_names_its_folders_and_refuses_others(tmp_path, monkeypatch):
+    monkeypatch.delenv(store.REPRODUCTION_ENV, raising=False)
     assert store.folder("runs", outputs=tmp_path) == tmp_path / "runs"
     assert store.folder("figures", "course", tmp_path) == tmp_path / "figures" / "course"
+    # a reproduction writes its figures and tables beside the committed reference, and its report into it
+    reproduced = tmp_path / "reproduced"
+    assert store.folder("figures", "course", tmp_path, reference=False) == reproduced / "figures" / "course"
+    monkeypatch.setenv(store.REPRODUCTION_ENV, "1")
+    assert store.folder("results", "smoke", tmp_path) == reproduced / "results" / "smoke"
+    assert store.results_file("smoke", "claims", tmp_path) == reproduced / "results" / "smoke" / "claims.csv"
+    assert store.folder("results", "smoke", tmp_path, reference=True) == tmp_path / "results" / "smoke"
+    assert store.results_file("smoke", "reproduction", tmp_path, reference=True) == \
+        tmp_path / "results" / "smoke" / "reproduction.md"
+    assert store.folder("runs", outputs=tmp_path) == tmp_path / "runs"
+    monkeypatch.delenv(store.REPRODUCTION_ENV)
     assert store.scores_root(tmp_path / "runs") == tmp_path / "scores"
     with pytest.raises(ValueError, match=r"name='cache' is not a folder of the outputs layout; allowed values"):
         store.folder("cache", outputs=tmp_path)

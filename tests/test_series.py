@@ -1,13 +1,15 @@
 """The whole notebook series on the smoke profile, executed once with papermill (as `make reproduce` does)."""
 import json
 import re
+import shutil
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from PIL import Image
 
-from hslib import claims, findings, paper, planning, reproduce, store
+from hslib import claims, findings, paper, planning, reference, reproduce, store
 from hslib.config import base_config
 from hslib.scores import load_scores
 from hslib.series import SERIES, TRAINING_METHODS
@@ -16,11 +18,26 @@ from hslib.series import SERIES, TRAINING_METHODS
 pytestmark = pytest.mark.slow
 
 
+ROOT = Path(__file__).resolve().parents[1]
+LOG: list = []  # what the series printed
+COMMITTED = ("figures", "results")
+
+
+def _committed_files():
+    """The committed smoke reference, as a fresh clone has it (a report left by a local reproduction is not)."""
+    return [p for name in COMMITTED for p in sorted((ROOT / "outputs" / name / "smoke").iterdir())
+            if not p.name.startswith("reproduction.")]
+
+
 @pytest.fixture(scope="module")
 def series(tmp_path_factory):
     out = tmp_path_factory.mktemp("series")
+    for p in _committed_files():  # the outputs root of a fresh clone: the committed reference is there
+        target = out / p.relative_to(ROOT / "outputs")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(p, target)
     t0 = time.perf_counter()
-    timings = reproduce.execute(profile="smoke", outputs=out)
+    timings = reproduce.execute(profile="smoke", outputs=out, log=lambda line: (LOG.append(line), print(line)))
     print(f"\nsmoke series: {time.perf_counter() - t0:.0f}s")
     return out, timings
 
@@ -59,11 +76,26 @@ def check_figure_files(folder, spec, profile, run_ids):
 
 def test_every_paper_figure_is_written(series):
     out, _ = series
-    run_ids = set(pd.read_csv(out / "results" / "smoke" / "runs.csv")["id"])
+    run_ids = set(pd.read_csv(store.results_file("smoke", "runs", out, reference=False))["id"])
     for spec in paper.FIGURES:
-        check_figure_files(out / "figures" / "smoke", spec, "smoke", run_ids)
-    drawn = sorted(p.stem for p in (out / "figures" / "smoke").glob("fig*.png"))
+        check_figure_files(store.folder("figures", "smoke", out, reference=False), spec, "smoke", run_ids)
+    drawn = sorted(p.stem for p in (store.folder("figures", "smoke", out, reference=False)).glob("fig*.png"))
     assert drawn == sorted(f.name for f in paper.FIGURES)  # the 14 figures, no stray or duplicate file
+
+
+def test_the_series_leaves_the_committed_reference_alone_and_ends_with_its_report(series):
+    out, _ = series
+    for p in _committed_files():  # `git status` after `make reproduce` is clean
+        assert (out / p.relative_to(ROOT / "outputs")).read_bytes() == p.read_bytes(), p
+    report = json.loads(store.results_file("smoke", "reproduction_data", out, reference=True).read_text())
+    assert LOG[-1] == f"[reproduce] {reference.summary_line(report)}"  # the last line says how it compares
+    fresh = pd.read_csv(store.results_file("smoke", "runs", out, reference=False))
+    committed = pd.read_csv(ROOT / "outputs" / "results" / "smoke" / "runs.csv")
+    assert sum(report["counts"].values()) == len(set(fresh.id) | set(committed.id))
+    for side in (True, False):  # beside the reference, and beside the reproduction's tables (where its book looks)
+        md = store.results_file("smoke", "reproduction", out, reference=side).read_text()
+        assert md.startswith("# Does this reproduction match the reference?")
+        assert f"**{reference.summary_line(report)}.**" in md
 
 
 def test_notebook_03_ran_once_per_method(series):
@@ -88,24 +120,24 @@ def expected_runs():
 
 def test_runs_csv_has_exactly_the_runs_of_the_grids(series):
     out, _ = series
-    runs = pd.read_csv(out / "results" / "smoke" / "runs.csv")
+    runs = pd.read_csv(store.results_file("smoke", "runs", out, reference=False))
     assert set(runs["id"]) == expected_runs() and runs["id"].is_unique
     assert runs["test_acc"].between(0, 1).all() and (runs["density"] <= 1).all()
-    layers = pd.read_csv(out / "results" / "smoke" / "layer_density.csv")
+    layers = pd.read_csv(store.results_file("smoke", "layers", out, reference=False))
     assert set(layers["id"]) == set(runs["id"])
 
 
 def test_claims_csv_has_a_verdict_per_test_and_its_summary_beside_it(series):
     out, _ = series
-    table = pd.read_csv(out / "results" / "smoke" / "claims.csv")
+    table = pd.read_csv(store.results_file("smoke", "claims", out, reference=False))
     assert list(table.columns) == claims.COLUMNS and set(table.verdict) <= set(claims.VERDICTS)
     assert list(table[table.family == "confirmatory"].key) == [f.key for f in findings.CONFIRMATORY]
     assert set(table.key) == {f.key for f in findings.FINDINGS}  # a row on shared runs stands for its twin
     tests, checks = table[table.family != "check"], table[table.family == "check"]
     assert (tests.verdict == claims.NOT_TESTABLE).all()  # one seed: no test (the controls are run too)
     assert (checks.verdict == "holds").all() and checks["diff"].notna().all()
-    summary = (out / "results" / "smoke" / "summary.md").read_text(encoding="utf-8")
-    runs = pd.read_csv(out / "results" / "smoke" / "runs.csv")
+    summary = (store.results_file("smoke", "summary", out, reference=False)).read_text(encoding="utf-8")
+    runs = pd.read_csv(store.results_file("smoke", "runs", out, reference=False))
     assert summary == claims.summary(table, "smoke", runs)
     assert "](" in summary and "](" not in claims.without_links(summary)
 
