@@ -115,8 +115,11 @@ def test_the_extension_rows_are_exploratory_beyond_the_paper_and_apart_from_the_
     assert set(ext.family) == {"exploratory"} and ext.beyond_paper.all() and ext.p_adjusted.isna().all()
     assert not ledger[~ledger.key.str.startswith("ext_")].beyond_paper.any()
     assert list(ledger[ledger.family == "confirmatory"].key) == [f.key for f in findings.CONFIRMATORY]
-    # no planted effect: twins within noise, so "not worse by more than 2 pp" is supported on every panel
-    assert (ext.n_seeds == 3).all() and set(ext.verdict) == {"supported (exploratory)"}
+    # no planted effect: twins differ by seed noise only, so no row is contradicted (with 3 seeds a noisy draw can
+    # leave a row inconclusive rather than supported)
+    assert (ext.n_seeds == 3).all() and ext.p_value.notna().all()
+    assert set(ext.verdict) <= {"supported (exploratory)", "inconclusive (exploratory)"}
+    assert (ext.verdict == "supported (exploratory)").sum() >= 6
     text = claims.summary(ledger, "course")
     assert "## Beyond the paper (exploratory)" in text and f"{len(ext)} rows on the extension" in text
 
@@ -129,13 +132,14 @@ def test_a_planted_structured_loss_is_found_on_its_panel_only(course_with_extens
     assert ledger.loc[("ext_channel_keeps_set", "b"), "verdict"] == "contradicted (exploratory)"
     assert abs(ledger.loc[("ext_channel_keeps_set", "b"), "diff"] + 0.2) < 0.01
     assert ledger.loc[("ext_nm_dynamic_keeps_set", "c"), "verdict"] == "contradicted (exploratory)"
+    plain = _ledger(course_with_extension)
     for key, letter in [("ext_channel_keeps_set", "a"), ("ext_channel_keeps_set", "c"),
                         ("ext_nm_dynamic_keeps_set", "a"), ("ext_nm_dynamic_keeps_set", "b"),
                         ("ext_nm_one_shot_keeps_omp", "a"), ("ext_nm_one_shot_keeps_omp", "b"),
-                        ("ext_nm_one_shot_keeps_omp", "c")]:
-        assert ledger.loc[(key, letter), "verdict"] == "supported (exploratory)", (key, letter)
+                        ("ext_nm_one_shot_keeps_omp", "c")]:  # nothing planted: the same verdict as without effects
+        assert ledger.loc[(key, letter), "verdict"] == plain.loc[(key, letter), "verdict"], (key, letter)
+        assert not ledger.loc[(key, letter), "verdict"].startswith("contradicted")
     # the paper's confirmatory rows do not see the extension's runs
-    plain = _ledger(course_with_extension)
     conf = [(f.key, f.panels) for f in findings.CONFIRMATORY]
     assert ledger.loc[conf, "p_value"].tolist() == pytest.approx(plain.loc[conf, "p_value"].tolist())
 
