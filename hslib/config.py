@@ -17,7 +17,8 @@ import re
 from dataclasses import dataclass, fields
 
 from .architectures import IMAGE_SIZES
-from .vocabulary import ADVERSARIAL, BN_MODES, CORRUPTIONS, DATASETS, METHODS, MODELS, PRECISIONS, SEVERITIES
+from .vocabulary import (ADVERSARIAL, BN_MODES, CORRUPTIONS, DATASETS, METHODS, MODELS, NM_ALLOWED, PRECISIONS,
+                         SEVERITIES, nm_pattern)
 
 SUBSETS = ("random", "hard", "easy", "hard_balanced")  # hard/easy = EL2N top/bottom x%
 # The version of what a run computes. Bump it whenever a change to the code would change a finished run's
@@ -191,6 +192,11 @@ class RunConfig:
             _fail("density", self.density, "1.0 for method='dense'")
         if self.method != "dense" and self.density == 1:
             _fail("density", self.density, f"a number in (0, 1) for sparse method {self.method!r}")
+        if spec.pattern == "nm":  # only densities that are a fraction N/M have an N:M pattern
+            try:
+                nm_pattern(self.density)
+            except ValueError:
+                _fail("density", self.density, f"{NM_ALLOWED} for the N:M method {self.method!r}")
         if self.distribution and self.distribution not in spec.distributions:
             _fail("distribution", self.distribution, f"{list(spec.distributions)} for method {self.method!r}")
         if not (isinstance(self.data_ratio, (int, float)) and 0 < self.data_ratio <= 1):

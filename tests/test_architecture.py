@@ -21,7 +21,7 @@ TIERS = {
     "engine": ["hslib.data", "hslib.models", "hslib.device", "hslib.flops", "hslib.sparse", "hslib.sparse.masks",
                "hslib.sparse.distributions", "hslib.sparse.methods", "hslib.sparse.check", "hslib.scores",
                "hslib.rundata", "hslib.corruptions", "hslib._corruption_ops", "hslib.corrupted", "hslib.adversarial",
-               "hslib.el2n", "hslib.train", "hslib.speed"],
+               "hslib.el2n", "hslib.train", "hslib.sparse.structured", "hslib.speed"],
     "execution": ["hslib.executors", "hslib.sweep"],
     "analysis": ["hslib.tables", "hslib.claims", "hslib.power", "hslib.synthetic", "hslib.estimate"],
     "presentation": ["hslib.plots", "hslib.figures"],
