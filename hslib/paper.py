@@ -148,7 +148,6 @@ UNSTRUCTURED = ("set", "snip", "omp")
 NM = ("nm_omp", "nm_dynamic", "nm_random")  # one-shot from the dense parent, dynamic from scratch, random fixed
 CHANNEL = ("channel_omp", "channel_dst")  # L1 channel pruning of the dense parent; Chase-like dynamic channels
 STRUCTURED = NM + CHANNEL
-PATTERNS = {"unstructured": UNSTRUCTURED, "N:M": NM, "channel": CHANNEL}
 EXTENSION_METHODS = UNSTRUCTURED + NM + CHANNEL
 EXTENSION_NOTEBOOK = "10_structured_sparsity"
 STRUCTURED_SPARSITY = 0.5  # the layer profiles' sparsity: 2:4, the pattern A100-class GPUs accelerate

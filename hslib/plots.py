@@ -13,7 +13,6 @@ import pandas as pd
 import seaborn as sns
 
 from . import store
-from .paper import PATTERNS
 from .vocabulary import METHODS
 
 METRIC_LABELS = {"test_acc": "test accuracy (%)", "clean_acc": "clean accuracy (%)", "robust_acc": "PGD accuracy (%)",
@@ -292,13 +291,13 @@ def flops_bubbles(ax, points: pd.DataFrame, title: str = ""):
               handleheight=tall, handlelength=tall)
 
 
-PATTERN_MARKERS = {"unstructured": "o", "N:M": "s", "channel": "^"}  # the extension's sparsity patterns
+PATTERN_MARKERS = {"": ("o", "unstructured"), "nm": ("s", "N:M"), "channel": ("^", "channel")}  # by registry pattern
 
 
 def pattern_marker(method: str) -> str:
-    """A marker per sparsity pattern (hslib.paper.PATTERNS): circle unstructured and dense, square N:M, triangle
-    channel; the colour stays the method's."""
-    return next((PATTERN_MARKERS[k] for k, ms in PATTERNS.items() if method in ms), "o")
+    """A marker per sparsity pattern (the method's registry entry): circle unstructured and dense, square N:M,
+    triangle channel; the colour stays the method's."""
+    return PATTERN_MARKERS[METHODS[method].pattern][0]
 
 
 def accuracy_vs_speed(ax, points: pd.DataFrame, title: str = ""):
@@ -315,8 +314,8 @@ def accuracy_vs_speed(ax, points: pd.DataFrame, title: str = ""):
     ax.set_title(title, fontsize=8)
     from matplotlib.lines import Line2D
 
-    key = [Line2D([], [], ls="none", marker=m, color="0.6", markeredgecolor="k", markeredgewidth=0.4, label=k)
-           for k, m in PATTERN_MARKERS.items()]
+    key = [Line2D([], [], ls="none", marker=m, color="0.6", markeredgecolor="k", markeredgewidth=0.4, label=name)
+           for m, name in PATTERN_MARKERS.values()]
     ax.legend(handles=key, title="pattern", fontsize=6, title_fontsize=6, frameon=False, loc="best")
 
 

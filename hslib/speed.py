@@ -3,7 +3,7 @@
 What is timed: one forward pass in eval mode (`torch.inference_mode`) over a batch of random images at the run's
 own resolution, on the CPU, the one device every profile has. Every network is warmed up once, then all of them are
 timed round-robin for `rounds` rounds and each keeps its median, so load from other work on the machine falls on all
-of them alike. The deployed form: a channel-sparse run (hslib.paper.CHANNEL) is compacted by `hslib.sparse.compact`
+of them alike. The deployed form: a channel-sparse run (its method's pattern is 'channel') is compacted by `hslib.sparse.compact`
 into a physically smaller dense network; every other run keeps its full dense shapes with zeros in them, because CPU
 kernels do not skip zeros, so unstructured and N:M masks cannot be faster than dense here (2:4 kernels exist on
 A100-class GPUs only). `speed_source` says all of this next to the numbers, and a speed panel prints it.
@@ -20,8 +20,7 @@ from . import store
 from .config import RunConfig
 from .data import num_classes
 from .models import build_model
-from .paper import CHANNEL
-from .vocabulary import DATASETS
+from .vocabulary import DATASETS, METHODS
 
 ROUNDS = 5
 BATCH = 128
@@ -41,7 +40,7 @@ def deployed(cfg: RunConfig, root=None) -> torch.nn.Module:
     model = build_model(cfg.model, num_classes(cfg.dataset, cfg.data_root or None), width=cfg.width,
                         image_size=image_size(cfg), dataset=cfg.dataset)
     model.load_state_dict(state)
-    if cfg.method in CHANNEL:
+    if METHODS[cfg.method].pattern == "channel":
         from .sparse import compact
 
         model = compact(model)

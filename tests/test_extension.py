@@ -35,6 +35,10 @@ def test_the_extension_is_numbered_apart_and_says_so_in_every_title():
     assert all(f.beyond_paper and f.title.startswith("beyond the paper: ") for f in paper.EXTENSION)
     assert not any(f.beyond_paper for f in paper.FIGURES) and paper.ALL_FIGURES == paper.FIGURES + paper.EXTENSION
     assert {f.notebook for f in paper.EXTENSION} == {"10_structured_sparsity"}
+    from hslib.vocabulary import METHODS  # the table's groups are the registry's patterns
+
+    assert {m: METHODS[m].pattern for m in paper.EXTENSION_METHODS} == {
+        **{m: "" for m in paper.UNSTRUCTURED}, **{m: "nm" for m in paper.NM}, **{m: "channel" for m in paper.CHANNEL}}
     e1 = paper.figure("E1")
     assert [(p.letter, p.family, p.ratio) for p in e1.panels] == [("a", "el2n", 0.5), ("b", "el2n", 0.3),
                                                                    ("c", "corruption", 0.3)]
@@ -215,3 +219,24 @@ def test_speed_is_measured_on_the_network_as_deployed(tmp_path):
     assert out.id.tolist() == [cfg.id] and out.images_per_second.iloc[0] > 0
     assert out.deployed_params.iloc[0] == sum(p.numel() for p in model.parameters())
     assert "batch 8, median of 2 round-robin rounds" in out.speed_source.iloc[0]
+
+
+def test_a_channel_sparse_run_is_timed_compacted(tmp_path):
+    import torch
+
+    from hslib import speed, store
+    from hslib.config import base_config
+    from hslib.models import build_model
+
+    cfg = base_config("smoke", dataset="digits", model="resnet18", method="channel_omp", density=0.5)
+    model = build_model("resnet18", 10, width=cfg.width, image_size=32, dataset="digits")
+    with torch.no_grad():  # channels 0 and 1 of the first block's inner stream: written by conv1, read by conv2
+        model.layer1[0].conv1.weight[:2] = 0
+        model.layer1[0].conv2.weight[:, :2] = 0
+    directory = store.run_dir(tmp_path, cfg)
+    directory.mkdir()
+    store.save_torch(store.run_file(directory, "final"), model.state_dict())
+    full = sum(p.numel() for p in model.parameters())
+    # width 1/16: conv1 loses 2 filters of 4×3×3, its BatchNorm 2 weights and 2 biases, conv2 2 input slices of 4×3×3
+    assert speed.deployed(cfg, tmp_path).layer1[0].conv1.out_channels == 2
+    assert speed.measure([cfg], tmp_path, batch=4, rounds=1).deployed_params.iloc[0] == full - (72 + 4 + 72)
