@@ -37,7 +37,7 @@ import pandas as pd
 from .config import base_config
 from .erk import scaled_densities
 from .findings import BY_KEY, CONFIRMATORY, FAMILIES, FINDINGS, Finding, Group
-from .paper import PAIRS, figure, stand_in
+from .paper import PAIRS, extension, figure, stand_in
 from .power import power
 from .tables import as_shape, normalise, panel_runs
 from .vocabulary import pair_label
@@ -60,7 +60,7 @@ TESTED = tuple(verdict_word(v, fam) for fam in ("confirmatory", "exploratory", "
                for v in (SUPPORTED, CONTRADICTED, INCONCLUSIVE))
 VERDICTS = TESTED + (PENDING, HOLDS, FAILS, NOT_TESTABLE, RUNS_MISSING)
 COLUMNS = ["key", "family", "figure", "panel", "pooled", "dataset", "model", "paper_pair", "statement", "group_a",
-           "group_b", "metric", "test", "margin", "extra", "a_mean", "b_mean", "diff", "ci_low", "ci_high", "d_z",
+           "group_b", "metric", "test", "margin", "extra", "beyond_paper", "a_mean", "b_mean", "diff", "ci_low", "ci_high", "d_z",
            "df", "n_seeds", "p_value", "p_adjusted", "power", "verdict", "evidence"]
 
 
@@ -344,7 +344,8 @@ def _head(f: Finding, letters: str, pairs: list, paper_pairs: list) -> dict:
             "pooled": "; ".join(f"{n}{x}" for n, x in f.pooled), "dataset": "+".join(p[0] for p in pairs),
             "model": "+".join(p[1] for p in pairs), "paper_pair": "+".join(dict.fromkeys(paper_pairs)),
             "statement": f.statement, "group_a": f.a.words, "group_b": f.b.words, "metric": f.metric,
-            "test": test_words(f), "margin": f.margin if f.margin else np.nan, "extra": f.extra}
+            "test": test_words(f), "margin": f.margin if f.margin else np.nan, "extra": f.extra,
+            "beyond_paper": f.beyond_paper}
 
 
 def _row(f: Finding, letters: str, evidence: list) -> dict:
@@ -390,6 +391,8 @@ def _rows(results, profile: str, layers) -> tuple[list, list]:
     as an earlier row is dropped and listed as {key, figure, panel, same_as}."""
     rows, dropped, seen, cache = [], [], {}, {}
     for f in FINDINGS:
+        if f.beyond_paper and not extension(profile):
+            continue  # the profile does not run the extension: no row, not even "runs missing"
         evidence = [_panel_evidence(results, f, n, x, profile, layers, cache) for n, x in f.where()]
         if f.family == "confirmatory":
             rows.append(_row(f, f.panels, evidence))
@@ -499,6 +502,7 @@ def _row_words(r) -> str:
 def _finding_lines(f: Finding, rows: pd.DataFrame, dropped: list, number: int) -> list:
     r0 = rows.iloc[0] if len(rows) else None
     extra = (" (ours: the paper does not state it)" if f.family == "control" else
+             " (beyond the paper: our extension's question, not the paper's)" if f.beyond_paper else
              " (the paper shows this but does not state it)" if f.extra else "")
     lines = [f"- **{f.family}** ({FAMILY_NOTE[f.family]}){extra}: {f.statement}.  \n"
              f"  Compare A = {f.a.words} with B = {f.b.words} ({f.metric}; {r0.test if r0 is not None else f.test}"
@@ -658,6 +662,8 @@ def summary(ledger: pd.DataFrame, profile: str, runs: pd.DataFrame | None = None
     writes it to outputs/results/<profile>/summary.md."""
     fam = {f: ledger[ledger.family == f] for f in FAMILIES}
     conf, expl, checks = fam["confirmatory"], fam["exploratory"], fam["check"]
+    beyond = expl[expl.beyond_paper.fillna(False).astype(bool)] if "beyond_paper" in expl else expl.iloc[:0]
+    expl = expl.drop(index=beyond.index)
     lth = ledger[ledger.key.str.contains("lth") & (ledger.family != "check")]
     decided = expl[expl.verdict.isin([verdict_word(v, "exploratory") for v in (SUPPORTED, CONTRADICTED)])]
     lines = [f"# What `{profile}` found", "",
@@ -680,6 +686,13 @@ def summary(ledger: pd.DataFrame, profile: str, runs: pd.DataFrame | None = None
               f"not a result. Verdicts: {_counts(expl)}.", ""]
     lines += [f"- {r.statement} ({_runs(r)}): A − B = {amount(r['diff'], r.metric)}, p = {r.p_value:.3g} → "
               f"**{r.verdict}**" for _, r in decided.iterrows()] or ["- none decided"]
+    if len(beyond):
+        lines += ["", "## Beyond the paper (exploratory)", "",
+                  f"{len(beyond)} rows on the extension (structured sparsity, Figure E1), which the paper does not "
+                  f"study: raw p, outside the confirmatory family. Verdicts: {_counts(beyond)}.", ""]
+        lines += [f"- {r.statement} ({_runs(r)}): A − B = {_amount(r['diff'], r.metric)}"
+                  + (f", p = {r.p_value:.3g}" if pd.notna(r.p_value) else "") + f" → **{r.verdict}**"
+                  for _, r in beyond.iterrows()]
     lines += ["", "## Checks (hold by construction; never counted as support)", "",
               f"{len(checks)} checks. Verdicts: {_counts(checks)}."]
     lines += [f"- fails: {r.statement} ({_runs(r)})" for _, r in checks[checks.verdict == FAILS].iterrows()]

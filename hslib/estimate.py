@@ -4,7 +4,8 @@ from __future__ import annotations
 import functools
 
 from .architectures import masked_layers
-from .planning import all_configs, plan
+from .paper import extension as paper_extension
+from .planning import all_configs, extension_configs, paper_configs, plan
 from .vocabulary import DATASETS
 
 
@@ -14,12 +15,8 @@ def _forward_flops(model: str, width: float, image_size: int) -> float:
     return sum(layer["flops"] for layer in masked_layers(model, 10, width, image_size))
 
 
-def compute_estimate(profile_name: str, images_per_second: float = 20000.0) -> dict:
-    """What a profile costs, from its table: every run it trains (EL2N scoring runs and dense parents
-    included) × training images per epoch (or steps_per_epoch × batch) × epochs, in ResNet18-on-32×32 image passes (another model or image size
-    counts by its dense forward FLOPs; a PGD-k step costs (3 + 2k)/3 clean steps). Sparse runs count as dense:
-    GPU kernels do not skip zeros. GPU-hours follow from the ResNet18 throughput `images_per_second`."""
-    runs = [c for wave in plan(all_configs(profile_name)) for c in wave]
+def _cost(runs) -> dict:
+    """Runs, image passes and ResNet18-equivalent image passes of a list of configs (compute_estimate)."""
     ref = _forward_flops("resnet18", 1.0, 32)
     passes = equivalents = 0.0
     for c in runs:
@@ -29,5 +26,28 @@ def compute_estimate(profile_name: str, images_per_second: float = 20000.0) -> d
         step = (3 + 2 * c.adv_steps) / 3 if c.adversarial else 1.0
         passes += n
         equivalents += n * relative * step
-    return {"profile": profile_name, "runs": len(runs), "image_passes": passes, "resnet18_equivalents": equivalents,
-            "images_per_second": images_per_second, "gpu_hours": equivalents / images_per_second / 3600}
+    return {"runs": len(runs), "image_passes": passes, "resnet18_equivalents": equivalents}
+
+
+def _waves(configs) -> list:
+    return [c for wave in plan(configs) for c in wave]
+
+
+def compute_estimate(profile_name: str, images_per_second: float = 20000.0, extension: bool = False) -> dict:
+    """What a profile costs, from its table: every run it trains (EL2N scoring runs and dense parents
+    included) × training images per epoch (or steps_per_epoch × batch) × epochs, in ResNet18-on-32×32 image passes (another model or image size
+    counts by its dense forward FLOPs; a PGD-k step costs (3 + 2k)/3 clean steps). Sparse runs count as dense:
+    GPU kernels do not skip zeros. GPU-hours follow from the ResNet18 throughput `images_per_second`.
+    `extension=True` adds the cost of the extension beyond the paper (hslib.paper.EXTENSION) on its own, under
+    "extension": the runs it adds to the profile's other runs (shared runs are not counted twice), whether or not
+    the profile's "extension" flag includes it; the totals above it are the profile's plan as it stands."""
+    runs = _waves(all_configs(profile_name))
+    out = {"profile": profile_name, **_cost(runs), "images_per_second": images_per_second}
+    out["gpu_hours"] = out["resnet18_equivalents"] / images_per_second / 3600
+    if extension:
+        base = {c.id for c in _waves(paper_configs(profile_name))}
+        added = [c for c in _waves(paper_configs(profile_name) + extension_configs(profile_name)) if c.id not in base]
+        cost = _cost(added)
+        out["extension"] = {**cost, "gpu_hours": cost["resnet18_equivalents"] / images_per_second / 3600,
+                            "included": paper_extension(profile_name)}
+    return out

@@ -233,6 +233,35 @@ def _render_flops(ax, panel, rows, layers, profile, title):
     plots.flops_bubbles(ax, _flops_points(rows), _wrap(title + f"; {top_note(rows)}"))
 
 
+SPEED = "images_per_second"  # the measured column a speed panel reads (hslib.speed.measure adds it)
+
+
+def speed_points(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per (method, sparsity): mean test accuracy over seeds and the measured inference speed relative to dense
+    (`speedup`: images per second ÷ dense's, both measured the same way on the same machine)."""
+    rows = rows[rows[SPEED].notna()] if SPEED in rows else rows.iloc[:0].assign(**{SPEED: []})
+    g = rows.groupby(["method", "sparsity"], as_index=False)[["test_acc", SPEED]].mean()
+    dense = g.loc[g.method == "dense", SPEED]
+    return g.assign(speedup=g[SPEED] / float(dense.mean()) if len(dense) else np.nan)
+
+
+def speed_source(rows: pd.DataFrame) -> str:
+    """Where a speed panel's numbers come from, as the measurement recorded it (`speed_source`)."""
+    if "speed_source" not in rows:
+        return ""
+    return "; ".join(sorted(set(rows.speed_source.dropna().astype(str)) - {""}))
+
+
+def _render_speed(ax, panel, rows, layers, profile, title):
+    points = speed_points(rows)
+    if not (points.method == "dense").any() or not (points.method != "dense").any():
+        ax.set_title(_wrap(title + ": no measured speed"), fontsize=8)
+        ax.text(0.5, 0.5, "no inference speed measured\n(hslib.speed.measure)", ha="center", va="center",
+                transform=ax.transAxes, color="0.4")
+        return None
+    plots.accuracy_vs_speed(ax, points, _wrap(f"{title}; speed: {speed_source(rows)}", 70))
+
+
 def _check_renderer(name, fn):
     if not callable(fn):
         raise ValueError(f"panel renderer {name!r}: {fn!r} is not allowed; allowed: a function "
@@ -242,7 +271,7 @@ def _check_renderer(name, fn):
 RENDERERS = Registry("panel renderer", _check_renderer)
 for _name, _fn in (("layers", _render_layers), ("curve", _render_curve), ("set_acc", _render_set_grid),
                    ("set_gap", _render_set_grid), ("bars", _render_bars), ("variant_bars", _render_variant_bars),
-                   ("flops", _render_flops)):
+                   ("flops", _render_flops), ("speed", _render_speed)):
     RENDERERS.add(_name, _fn)
 WHOLE_FIGURE = ("examples",)  # Figure 1 is one picture of images, drawn by `examples`, not panel by panel
 SPARSE_ONLY = ("set_acc", "set_gap")  # SET's heat maps: nothing to draw without SET (a curve draws dense alone)
@@ -320,7 +349,7 @@ def draw(name, results, profile: str, layers: pd.DataFrame | None = None):
     if heat:
         plots.layout(fig)
     else:
-        bars = all(p.show in ("bars", "variant_bars", "flops") for p in fig_spec.panels)
+        bars = all(p.show in ("bars", "variant_bars", "flops", "speed") for p in fig_spec.panels)
         extra = ()
         if any(p.show == "bars" for p in fig_spec.panels):  # clean and PGD bars side by side: say which is which
             from matplotlib.patches import Patch
@@ -329,7 +358,7 @@ def draw(name, results, profile: str, layers: pd.DataFrame | None = None):
                      Patch(facecolor="0.55", edgecolor="k", lw=0.4, label="solid: PGD accuracy"))
         plots.method_legend(fig, shown, extra, kind="bar" if bars else "line", counts=per_method)
     for ax, panel in zip(axes, fig_spec.panels):
-        if panel.show == "flops":
+        if panel.show in ("flops", "speed"):
             plots.keep_markers_inside(ax)
     fig.hslib_meta = {"figure": fig_spec.number, "name": fig_spec.name, "profile": profile, "panels": described,
                       "run_ids": sorted(used), "trained_by": trained_by(results[results.id.isin(used)] if used else results)}

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import claims, el2n, figures, planning, prose, store
+from . import claims, el2n, figures, paper, planning, prose, store
 from . import sweep as hsweep
 from .config import PROFILES, profile as get_profile
 from .plots import save
@@ -102,10 +102,32 @@ class Session:
     def figure(self, name: str):
         """Run (or find) every run a paper figure draws, draw it from the table in hslib.paper, and save
         it with its sidecar (profile, panels, run ids) under outputs/figures/<profile>. Returns (figure, its runs)."""
-        df = self.table(planning.figure_configs(name, self.profile, data_root=self.data_root))
+        configs = planning.figure_configs(name, self.profile, data_root=self.data_root)
+        df = self.table(configs)
+        if any(p.show == "speed" for p in paper.figure(name).panels):
+            df = self.with_speed(df, configs)
         fig = figures.draw(name, df, self.profile)
         self.save(fig, name)
         return fig, df
+
+
+    def with_speed(self, df, configs):
+        """The runs table of `configs` with each run's inference speed measured now, in its deployed form
+        (hslib.speed: CPU, channel-sparse networks compacted); the layer table stays attached."""
+        from . import speed
+
+        by_id = {c.id: c for c in configs}
+        measured = speed.measure([by_id[i] for i in df.id], self.runs)
+        out = df.merge(measured, on="id", how="left")
+        out.attrs["layers"] = df.attrs.get("layers")
+        return out
+
+    def masks(self, cfg) -> dict:
+        """A finished run's masks as {layer name: boolean array}, for pictures of its sparsity pattern."""
+        state = store.load_torch(store.run_file(store.run_dir(self.runs, cfg), "masks"))
+        if state is None:
+            raise FileNotFoundError(f"run {cfg.id} ({cfg.method}) has no masks.pt under {self.runs}: train it first")
+        return {name: mask.numpy() for name, mask in state.items()}
 
 
 def setup(profile: str = "smoke", executor: str = "inline", workers: int = 0, data_root: str = "",

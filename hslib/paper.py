@@ -37,6 +37,9 @@ GRIDS = {
     "severity": {"family": "corruption", "sparsities": "severity_sparsities"},
     "corruption_variants": {"family": "corruption"},
     "adversarial": {"family": "adversarial"},
+    # beyond the paper (EXTENSION below): planned only at a profile with "extension": True
+    "structured": {"family": "el2n", "sparsities": "structured_sparsities", "extension": True},
+    "structured_corruption": {"family": "corruption", "sparsities": "structured_sparsities", "extension": True},
 }
 
 
@@ -59,12 +62,17 @@ class Panel:
 
 @dataclass(frozen=True)
 class Figure:
-    number: int
+    number: int | str  # the paper's 1..14; "E1", "E2", ... for the figures beyond the paper
     name: str  # file stem: <outputs>/figures/<profile>/<name>.{png,pdf,json}
     title: str
     notebook: str  # the notebook that draws it
     panels: tuple = field(default_factory=tuple)
     wide: bool = False  # panels need a wider canvas (heat maps, per-layer profiles)
+
+    @property
+    def beyond_paper(self) -> bool:
+        """An extension figure (EXTENSION): not in the paper, numbered apart, and its title says so."""
+        return isinstance(self.number, str)
 
     def panel(self, letter: str) -> Panel:
         return next(p for p in self.panels if p.letter == letter)
@@ -129,14 +137,63 @@ FIGURES = (
            tuple(Panel(x, "tiny_r34", "corruption_variants", r, "variant_bars", MAIN + VARIANTS, sparsity=s)
                  for x, r, s in _VARIANT_PANELS)),
 )
-BY_NAME = {f.name: f for f in FIGURES}
+
+# ------------------------------------------------------------------------------------------ beyond the paper
+# The paper studies unstructured sparsity only and names structured sparsity as its future work (issue 22). The
+# extension asks the paper's question of the sparsity patterns hardware can use: N:M (fine-grained; 2:4 at density
+# 0.5) and whole output channels, beside the unstructured methods they are twins of, at matched density, on the same
+# hard data. Its figures are numbered apart (E1, E2, ...; files ext01_...), every title says "beyond the paper", and
+# a profile plans them only with "extension": True (hslib.config), so the paper's plans and estimates are unchanged.
+UNSTRUCTURED = ("set", "snip", "omp")
+NM = ("nm_omp", "nm_dynamic", "nm_random")  # one-shot from the dense parent, dynamic from scratch, random fixed
+CHANNEL = ("channel_omp", "channel_dst")  # L1 channel pruning of the dense parent; Chase-like dynamic channels
+STRUCTURED = NM + CHANNEL
+EXTENSION_METHODS = UNSTRUCTURED + NM + CHANNEL
+EXTENSION_NOTEBOOK = "10_structured_sparsity"
+STRUCTURED_SPARSITY = 0.5  # the layer profiles' sparsity: 2:4, the pattern A100-class GPUs accelerate
+
+
+def _ext(n, name, title, panels, **kw):
+    return Figure(f"E{n}", f"ext{n:02d}_{name}", f"beyond the paper: {title}", EXTENSION_NOTEBOOK, panels, **kw)
+
+
+EXTENSION = (
+    _ext(1, "structured_accuracy", "structured (N:M, channel) vs unstructured sparsity at matched density",
+         (Panel("a", "c100_r18", "structured", 0.5, "curve", EXTENSION_METHODS),
+          Panel("b", "c100_r18", "structured", 0.3, "curve", EXTENSION_METHODS),
+          Panel("c", "c100_r18", "structured_corruption", 0.3, "curve", EXTENSION_METHODS))),
+    _ext(2, "structured_layer_density", "layer-wise density of the structured methods, EL2N top-30%",
+         (Panel("a", "c100_r18", "structured", 0.3, "layers", NM, sparsity=STRUCTURED_SPARSITY),
+          Panel("b", "c100_r18", "structured", 0.3, "layers", CHANNEL, sparsity=STRUCTURED_SPARSITY)), wide=True),
+    _ext(3, "structured_speed", "accuracy vs measured inference speed, EL2N top-30%",
+         (Panel("a", "c100_r18", "structured", 0.3, "speed", EXTENSION_METHODS),)),
+)
+ALL_FIGURES = FIGURES + EXTENSION
+BY_NAME = {f.name: f for f in ALL_FIGURES}
 
 
 def figure(name_or_number) -> Figure:
-    for f in FIGURES:
+    """A figure of the paper (by name or number) or of the extension (by name or "E1", "E2", ...)."""
+    for f in ALL_FIGURES:
         if name_or_number in (f.name, f.number):
             return f
-    raise ValueError(f"figure={name_or_number!r} is not known; allowed values: {[f.name for f in FIGURES]}")
+    raise ValueError(f"figure={name_or_number!r} is not known; allowed values: {[f.name for f in ALL_FIGURES]}")
+
+
+def extension(profile_name: str) -> bool:
+    """Whether a profile plans the extension's figures (its "extension" flag)."""
+    return bool(get_profile(profile_name).get("extension", False))
+
+
+def figures_of(profile_name: str) -> tuple:
+    """The figures a profile draws: the paper's, and the extension's where its flag asks for them."""
+    return ALL_FIGURES if extension(profile_name) else FIGURES
+
+
+def grids_of(profile_name: str) -> tuple:
+    """The experiment grids a profile runs (those of its figures), in GRIDS order."""
+    used = {p.grid for f in figures_of(profile_name) for p in f.panels}
+    return tuple(g for g in GRIDS if g in used)
 
 
 # ------------------------------------------------------------------------------------------ stand-ins

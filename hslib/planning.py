@@ -8,7 +8,7 @@ import itertools
 
 from .config import RunConfig, base_config, profile as get_profile
 from .findings import CONFIRMATORY
-from .paper import FIGURES, GRIDS, Panel, figure, panel_methods, stand_in
+from .paper import EXTENSION, GRIDS, Panel, extension, figure, figures_of, grids_of, panel_methods, stand_in
 from .vocabulary import METHODS
 
 SCORE_SEED = 1000  # EL2N scoring runs use seeds 1000.. so they never coincide with an experiment's run
@@ -155,10 +155,14 @@ def grid(experiment: str, profile_name: str, methods=None, **overrides) -> list[
     are RunConfig fields (e.g. data_root, device)."""
     if experiment not in GRIDS:
         raise ValueError(f"experiment={experiment!r} is not known; allowed values: {list(GRIDS)}")
+    if GRIDS[experiment].get("extension") and not extension(profile_name):
+        raise ValueError(f"experiment={experiment!r} is beyond the paper and profile {profile_name!r} leaves the "
+                         f"extension out; allowed values: {list(grids_of(profile_name))} (or a profile with "
+                         f'"extension": True)')
     unknown = [m for m in (methods or []) if m not in METHODS]
     if unknown:
         raise ValueError(f"methods={unknown} are not known; allowed values: {list(METHODS)}")
-    configs = unique([c for f in FIGURES for p in f.panels if p.grid == experiment
+    configs = unique([c for f in figures_of(profile_name) for p in f.panels if p.grid == experiment
                       for c in panel_configs(p, profile_name, **overrides)])
     if methods:
         configs = [c for c in configs if c.method in methods]
@@ -167,16 +171,29 @@ def grid(experiment: str, profile_name: str, methods=None, **overrides) -> list[
     return configs
 
 
+def paper_configs(profile_name: str, **overrides) -> list[RunConfig]:
+    """Every run of the paper's figures at a profile, and the controls (the extension left out)."""
+    return unique([c for e in grids_of(profile_name) if not GRIDS[e].get("extension")
+                   for c in grid(e, profile_name, **overrides)] + control_configs(profile_name, **overrides))
+
+
 def all_configs(profile_name: str, **overrides) -> list[RunConfig]:
-    """Every run of every figure, and the controls."""
-    return unique([c for e in GRIDS for c in grid(e, profile_name, **overrides)] +
-                  control_configs(profile_name, **overrides))
+    """Every run of every figure the profile draws, and the controls: the paper's, then the extension's where the
+    profile's flag asks for it."""
+    more = extension_configs(profile_name, **overrides) if extension(profile_name) else []
+    return unique(paper_configs(profile_name, **overrides) + more)
+
+
+def extension_configs(profile_name: str, **overrides) -> list[RunConfig]:
+    """Every run the extension's figures draw at a profile, whether or not its flag includes them (the estimate
+    states what turning it on would cost); runs the paper's figures share are among them."""
+    return unique([c for f in EXTENSION for p in f.panels for c in panel_configs(p, profile_name, **overrides)])
 
 
 def el2n_pairs(profile_name: str) -> list[tuple[str, str]]:
     """The (dataset, model) pairs a profile scores with EL2N (those of its EL2N-hard panels), first pair first."""
     out = []
-    for f in FIGURES:
+    for f in figures_of(profile_name):
         for p in f.panels:
             pair = stand_in(profile_name, p.pair)
             if p.family == "el2n" and pair not in out:
@@ -187,7 +204,7 @@ def el2n_pairs(profile_name: str) -> list[tuple[str, str]]:
 def el2n_ratios(profile_name: str) -> list[float]:
     """Every data ratio below 1 that a profile trains on EL2N-hard subsets (its figures' and its grid's)."""
     P = get_profile(profile_name)
-    ratios = {p.ratio for f in FIGURES for p in f.panels if p.family == "el2n" and p.ratio is not None}
+    ratios = {p.ratio for f in figures_of(profile_name) for p in f.panels if p.family == "el2n" and p.ratio is not None}
     ratios |= set(P["grid_ratios"])
     return sorted(r for r in ratios if r < 1)
 

@@ -293,6 +293,55 @@ def flops_bubbles(ax, points: pd.DataFrame, title: str = ""):
               handleheight=tall, handlelength=tall)
 
 
+PATTERN_MARKERS = {"": ("o", "unstructured"), "nm": ("s", "N:M"), "channel": ("^", "channel")}  # by registry pattern
+
+
+def pattern_marker(method: str) -> str:
+    """A marker per sparsity pattern (the method's registry entry): circle unstructured and dense, square N:M,
+    triangle channel; the colour stays the method's."""
+    return PATTERN_MARKERS[METHODS[method].pattern][0]
+
+
+def accuracy_vs_speed(ax, points: pd.DataFrame, title: str = ""):
+    """Test accuracy (%) against measured inference speed relative to dense (×), one point per (method, sparsity),
+    marked by sparsity pattern; dense sits at 1× on a dotted line, so a point to its right is faster than dense."""
+    for _, row in points.iterrows():
+        ax.scatter(row.speedup, 100 * row.test_acc, s=36, color=colour(row.method), marker=pattern_marker(row.method),
+                   edgecolor="k", lw=0.4, alpha=0.85, zorder=3)
+    ax.axvline(1.0, color="0.5", ls=":", lw=1)
+    span = max(float(points.speedup.max() - points.speedup.min()), 0.2)
+    ax.set_xlim(float(points.speedup.min()) - 0.15 * span, float(points.speedup.max()) + 0.15 * span)
+    ax.set_xlabel("measured inference speed relative to dense (×)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(title, fontsize=8)
+    from matplotlib.lines import Line2D
+
+    key = [Line2D([], [], ls="none", marker=m, color="0.6", markeredgecolor="k", markeredgewidth=0.4, label=name)
+           for m, name in PATTERN_MARKERS.values()]
+    ax.legend(handles=key, title="pattern", fontsize=6, title_fontsize=6, frameon=False, loc="best")
+
+
+def mask_cells(ax, mask, title: str = "", group: int = 0, shade_rows=(), shade_columns=()):
+    """A 2-D binary mask as cells: black kept, white pruned (rows: output channels; columns: the inputs in the order
+    the mask is read). `group` > 0 draws a line after every `group` columns (N:M groups); `shade_rows` and
+    `shade_columns` tint the rows or columns a pattern removed as a whole (pruned channels)."""
+    mask = np.asarray(mask, dtype=float)
+    for r in shade_rows:
+        ax.axhspan(r - 0.5, r + 0.5, color="#fcbba1", zorder=0)
+    for c in shade_columns:
+        ax.axvspan(c - 0.5, c + 0.5, color="#fcbba1", zorder=0)
+    ax.imshow(np.ma.masked_equal(mask, 0), cmap="Greys", vmin=0, vmax=1, interpolation="nearest", aspect="auto")
+    ax.set_xlim(-0.5, mask.shape[1] - 0.5)
+    ax.set_ylim(mask.shape[0] - 0.5, -0.5)
+    if group:
+        for x in np.arange(group, mask.shape[1], group):
+            ax.axvline(x - 0.5, color="#3182bd", lw=0.8)
+    ax.set_xlabel("input weight", fontsize=8)
+    ax.set_ylabel("output channel", fontsize=8)
+    ax.tick_params(labelsize=6)
+    ax.set_title(title, fontsize=8)
+
+
 def keep_markers_inside(ax, margin_px: float = 2.0, rounds: int = 4):
     """Widen the axis limits until every scatter marker (its full bubble, not only its centre) lies inside the
     axes. Call it after the figure's layout: the room a bubble needs depends on the axes' size in pixels."""

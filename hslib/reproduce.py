@@ -26,8 +26,8 @@ from .config import PROFILES
 from . import reference as ref
 from . import store
 from .series import FINAL, LANES, SERIES, label
-from .planning import grid
-from .sweep import EXECUTORS, EXPERIMENTS, check_data
+from .planning import all_configs
+from .sweep import EXECUTORS, check_data
 
 
 
@@ -201,7 +201,7 @@ def _check_data(profile, data, root):
     """Every dataset the profile's sweeps need, checked once (files present, nothing read)."""
     # The notebooks run with the project as their folder, so an empty data root means <project>/data there.
     droot = str(Path(data).expanduser()) if data else (os.environ.get("HSLIB_DATA") or str(root / "data"))
-    datasets = {c.dataset for e in EXPERIMENTS for c in grid(e, profile)}
+    datasets = {c.dataset for c in all_configs(profile)}
     check_data({(d, droot) for d in datasets}, what=f"profile={profile!r}", roots_must_exist=bool(data))
 
 

@@ -25,7 +25,7 @@ from .config import PROFILES, RunConfig
 from .data import check_files, data_root
 from .el2n import compute_scores
 from .executors import EXECUTORS, SLURM_DEFAULTS, Progress
-from .paper import GRIDS
+from .paper import GRIDS, grids_of
 from .planning import parent_config, plan, unique
 from .scores import load_scores, scores_dir
 
@@ -194,7 +194,7 @@ def main(argv=None):
                         default=None, help=f"slurm (default {default})")
     ap.add_argument("--cluster", default=None, help="submitit cluster: slurm (default when srun exists) or local")
     args = ap.parse_args(argv)
-    experiments = EXPERIMENTS if "all" in args.experiment else args.experiment
+    experiments = grids_of(args.profile) if "all" in args.experiment else args.experiment
     try:
         configs = unique([c for e in experiments for c in planning.grid(e, args.profile, methods=args.methods,
                                                                data_root=args.data)])

@@ -14,6 +14,7 @@ import pandas as pd
 
 from .architectures import masked_layers, parameter_count
 from .erk import scaled_densities
+from .paper import STRUCTURED, STRUCTURED_SPARSITY
 from .planning import all_configs
 from .store import PROVENANCE, SCALARS
 from .vocabulary import DATASETS
@@ -24,6 +25,8 @@ from .vocabulary import DATASETS
 # differs only by seed noise, so every statistical verdict must be `inconclusive`, and a planted effect must
 # be found on exactly the panel it was planted on. Adversarial rows: clean_acc = acc, robust_acc = 0.45·acc
 # (+ effects on robust_acc). FLOPs and parameters follow the method's density (structural, not noisy).
+# Layer tables: every sparse run at sparsity 0.8 (the paper's layer figures), and the extension's structured runs at
+# its layer figure's sparsity (paper.STRUCTURED_SPARSITY), which get uniform densities (N:M is N/M in every layer).
 BASE = {"cifar100": 0.72, "tinyimagenet": 0.58, "cifar10": 0.90, "digits": 0.93}
 NOISE = 0.004
 
@@ -99,8 +102,9 @@ def synthetic_results(profile: str, effects=None, seed: int = 0) -> pd.DataFrame
             robust = 0.45 * acc + _planted(effects, row, "robust_acc") + _noise(seed, c.id, "robust")
             result.update(clean_acc=acc, robust_acc=robust, train_robust_acc=robust + 0.1, robust_gap=0.1)
         rows.append({**row, **result})
-        if c.method != "dense" and np.isclose(row["sparsity"], 0.8):
-            rule = "uniform" if c.method in ("gmp", "lth", "omp", "uniform") else "erk"
+        structured = c.method in STRUCTURED and np.isclose(row["sparsity"], STRUCTURED_SPARSITY)
+        if c.method != "dense" and (np.isclose(row["sparsity"], 0.8) or structured):
+            rule = "uniform" if c.method in ("gmp", "lth", "omp", "uniform") + STRUCTURED else "erk"
             dens = scaled_densities(shapes, rule, c.density)
             for i, (shape, d) in enumerate(zip(shapes, dens)):
                 layers.append({"id": c.id, "dataset": c.dataset, "model": c.model, "method": c.method,

@@ -62,6 +62,24 @@ def pair_label(dataset: str, model: str) -> str:
 # ------------------------------------------------------------------------------------------ sparse methods
 # How a target density is shared among layers (hslib.erk explains each rule).
 DISTRIBUTIONS = ("uniform", "er", "erk", "global")
+PATTERNS = ("", "nm", "channel")  # unstructured, N:M groups, whole channels (docs/design.md#structured-sparsity)
+NM_MAX_M = 16  # the largest group size an N:M density may need
+NM_ALLOWED = (f"a density N/M with 1 <= N < M <= {NM_MAX_M}, e.g. 0.5 (2:4), 0.25 (1:4), 0.2 (1:5), 0.125 (1:8), "
+              "0.1 (1:10)")
+
+
+def nm_pattern(density: float) -> tuple[int, int]:
+    """(N, M) of the N:M pattern at `density`: N/M equals the density exactly, with the smallest group size
+    M >= 4 (2:4 at 0.5, 1:4 at 0.25, 1:5 at 0.2, 1:10 at 0.1); a density that is no such fraction is refused."""
+    from fractions import Fraction
+
+    if isinstance(density, bool) or not isinstance(density, (int, float)) or not 0 < density < 1:
+        raise ValueError(f"density={density!r} has no N:M pattern; allowed values: {NM_ALLOWED}")
+    frac = Fraction(density).limit_denominator(NM_MAX_M)
+    if frac.numerator == 0 or abs(float(frac) - density) > 1e-9:
+        raise ValueError(f"density={density!r} has no N:M pattern; allowed values: {NM_ALLOWED}")
+    scale = -(-4 // frac.denominator)  # groups of at least 4 weights (1:2 would be 2:4)
+    return frac.numerator * scale, frac.denominator * scale
 
 
 @dataclass(frozen=True)
@@ -76,6 +94,7 @@ class MethodInfo:
     dashed: bool = False  # drawn dashed (the paper code's SNIP variant)
     implementation: object = None
     code: str = ""  # a hash of a user-written implementation's code (part of its run ids); "" for built-ins
+    pattern: str = ""  # the structure its masks keep: "" (unstructured), "nm" (N:M groups) or "channel"
 
 
 def _check_method(name, info):
@@ -83,6 +102,8 @@ def _check_method(name, info):
         raise ValueError(f"method {name!r}: entry must be a MethodInfo")
     if not (isinstance(info.label, str) and info.label.strip()):
         raise ValueError(f"method {name!r}: label={info.label!r} is not allowed; allowed: a non-empty string")
+    if info.pattern not in PATTERNS:
+        raise ValueError(f"method {name!r}: pattern={info.pattern!r} is not allowed; allowed: {list(PATTERNS)}")
     allowed = DISTRIBUTIONS if info.sparse else ("none",)
     if not (isinstance(info.distributions, tuple) and info.distributions
             and all(d in allowed for d in info.distributions)):
@@ -104,7 +125,15 @@ for _name, _class, _info in (  # tab10 colours; this order is every legend's ord
         ("rigl", "RigL", MethodInfo("RigL", "#e377c2", ("erk", "er", "uniform"))),
         ("omp_erk", "OMPERK", MethodInfo("OMP_ERK", "#7f7f7f", ("erk",), needs_parent=True)),
         ("random_erk", "RandomERK", MethodInfo("Random-ERK", "#bcbd22", ("erk",))),
-        ("uniform", "Uniform", MethodInfo("Uniform", "#17becf", ("uniform",)))):
+        ("uniform", "Uniform", MethodInfo("Uniform", "#17becf", ("uniform",))),
+        # Structured sparsity, beyond the paper (docs/design.md#structured-sparsity); no profile plans them by itself.
+        ("nm_omp", "NMOMP", MethodInfo("N:M OMP", "#ff9896", ("uniform",), needs_parent=True, pattern="nm")),
+        ("nm_dynamic", "NMDynamic", MethodInfo("N:M SET", "#c49c94", ("uniform",), pattern="nm")),
+        ("nm_random", "NMRandom", MethodInfo("N:M random", "#dbdb8d", ("uniform",), pattern="nm")),
+        ("channel_omp", "ChannelOMP", MethodInfo("Channel OMP (L1)", "#aec7e8", ("global",), needs_parent=True,
+                                                 pattern="channel")),
+        ("channel_dst", "ChannelDST", MethodInfo("Channel DST (Chase-like)", "#c5b0d5", ("erk", "er", "uniform"),
+                                                 pattern="channel"))):
     METHODS.add(_name, MethodInfo(**{**_info.__dict__, "implementation": _ENGINE + _class}))
 BUILTIN_METHODS = tuple(METHODS)  # a user's method may not take one of these names
 

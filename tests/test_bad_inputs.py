@@ -178,7 +178,7 @@ CASES = [
                                       "--outputs", "{t}/outputs"], 1,
      r"profile='gpu' needs data that is not there; nothing was run:\n.*has no dataset 'cifar100'"),
     ("cli-reproduce-only", ["python", "-m", "hslib.reproduce", "--only", "99", "--outputs", "{t}/outputs"], 1,
-     r"only='99' matches no notebook; allowed values: prefixes of \['00_quickstart'.*'09_exercise_your_own_method'\]"),
+     r"only='99' matches no notebook; allowed values: prefixes of \['00_quickstart'.*'09_exercise_your_own_method', '10_structured_sparsity'\]"),
     ("cli-reproduce-kernel", ["python", "-m", "hslib.reproduce", "--kernel", "nope", "--outputs", "{t}/outputs"], 1,
      r"kernel='nope' is not an installed Jupyter kernel; allowed values: \[.*'python3'.*\]"),
     ("make-reproduce-profile", ["make", "-s", "-C", "{repo}", "-o", ".venv/.installed", "reproduce", "PROFILE=nope"],

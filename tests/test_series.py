@@ -81,6 +81,10 @@ def test_every_paper_figure_is_written(series):
         check_figure_files(store.folder("figures", "smoke", out, reference=False), spec, "smoke", run_ids)
     drawn = sorted(p.stem for p in (store.folder("figures", "smoke", out, reference=False)).glob("fig*.png"))
     assert drawn == sorted(f.name for f in paper.FIGURES)  # the 14 figures, no stray or duplicate file
+    for spec in paper.EXTENSION:  # smoke runs the extension beyond the paper (notebook 10): its figures too
+        check_figure_files(out / "figures" / "smoke", spec, "smoke", run_ids)
+    extension = sorted(p.stem for p in (out / "figures" / "smoke").glob("ext*.png"))
+    assert extension == sorted(f.name for f in paper.EXTENSION)
 
 
 def test_the_series_leaves_the_committed_reference_alone_and_ends_with_its_report(series):

@@ -43,6 +43,15 @@ INVARIANTS = (
 )
 
 
+# Kept by the methods whose masks have a structure (cls.pattern), checked after the five above held at init and
+# along with them after every step and update; it ends the list check_method returns for such a method.
+PATTERN = "pattern holds"
+PATTERN_INVARIANT = (PATTERN, "a structured method's pattern holds after init, every step and every update: 'nm', "
+                              "every full group of M weights keeps exactly N (a row's padded last group at most N); "
+                              "'channel', a removed channel is out of the mask of every conv that writes it and every "
+                              "layer that reads it, and its conv bias and BatchNorm weight and bias are zero")
+
+
 class MethodCheckError(AssertionError):
     """A method broke an invariant: `.invariant` names it, `.passed` lists those it kept before."""
 
@@ -161,6 +170,9 @@ def _watch(m, passed):
             fix = "with zero_momentum=True after_step must zero their momentum too"
         if problem:
             raise MethodCheckError(STAY_ZERO, f"{when}, {problem}; {fix}", passed)
+        problem = m.pattern_problem() if m.pattern else None
+        if problem:
+            raise MethodCheckError(PATTERN, f"{when}, {problem}", passed)
 
     return watch
 
@@ -218,7 +230,8 @@ def _resume(cls, density, saved, model_a, m_a) -> str | None:
 
 def check_method(cls, density: float = 0.2) -> list[str]:
     """Run `cls` (a Method subclass, registered or not) through the invariants of INVARIANTS on a tiny ResNet18;
-    return the names of those it kept (keeps_density = False exempts it from the update-count one). Raises one
+    return the names of those it kept (keeps_density = False exempts it from the update-count one; a method with a
+    `pattern` also keeps PATTERN, listed last). Raises one
     MethodCheckError at the first violation; the caller's global RNG and the registry are left as they were."""
     if not _is_builtin(cls):  # a built-in's name, label and colour are its vocabulary entry's
         _check_class(cls)
@@ -237,6 +250,9 @@ def check_method(cls, density: float = 0.2) -> list[str]:
             verdict(COUNTS, _counts(cfg, m) if sparse else None)
             problem = _not_zero(m, m.masks.params) if sparse else None
             verdict(ZERO_INIT, problem and f"{problem}; init must zero them (self._after_mask_change(0) does)")
+            problem = m.pattern_problem() if sparse and m.pattern else None
+            if problem:
+                raise MethodCheckError(PATTERN, f"after init, {problem}", passed)
             watch = _watch(m, passed) if sparse else None
             opt, events = train_steps(model, m, RESUME_AT, watch=watch)
             saved = _state(model, opt, m)
@@ -248,6 +264,8 @@ def check_method(cls, density: float = 0.2) -> list[str]:
             if m.keeps_density:
                 verdict(UPDATES, _updates(cfg, m, events) if sparse else None)
             verdict(RESUME, _resume(cls, density, saved, model, m))
+            if sparse and m.pattern:
+                verdict(PATTERN, None)
     finally:
         torch.random.set_rng_state(rng)
     return passed
@@ -294,7 +312,7 @@ def _check_class(cls):
 def _entry(cls) -> MethodInfo:
     """The registry entry of a user's method class: what configs, plans and figures read, and the class itself."""
     return MethodInfo(cls.label, cls.colour, cls.distributions, needs_parent=cls.needs_parent, sparse=cls.sparse,
-                      dashed=cls.dashed, implementation=cls, code=code_hash(cls))
+                      dashed=cls.dashed, implementation=cls, code=code_hash(cls), pattern=cls.pattern)
 
 
 def _is_builtin(cls) -> bool:

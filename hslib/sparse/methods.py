@@ -19,10 +19,12 @@ import torch
 import torch.nn.functional as F
 
 from ..seeds import derive_seed
-from ..vocabulary import METHODS
+from ..vocabulary import METHODS, nm_pattern
 from .distributions import layer_counts
 from .masks import Masks, count, global_topk_masks, random_mask, topk_mask
 from .masks import maskable
+from .structured import (allowed_positions, channel_groups, channel_problem, nm_group_counts, nm_mask, nm_problem,
+                         nm_regrow)
 
 
 @dataclass
@@ -40,6 +42,7 @@ class Method:
     sparse = True
     starts_dense = False  # the initial mask keeps every weight (GMP), not the target's counts
     keeps_density = True  # every mask update keeps each layer's count (GMP's prune events do not)
+    pattern = ""  # the structure the masks keep ("nm", "channel"); check_method then checks pattern_problem()
 
     def __init__(self, cfg, model, steps_per_epoch: int):
         self.cfg, self.model = cfg, model
@@ -65,6 +68,10 @@ class Method:
 
     def update(self, step: int, optimizer):
         pass
+
+    def pattern_problem(self) -> str | None:
+        """What breaks the method's structure right now (a structured method says), or None."""
+        return None
 
     # -- state ---------------------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -272,6 +279,12 @@ class SET(Method):
 
     @torch.no_grad()
     def update(self, step, optimizer):
+        self.rewire(step)
+        # Multiplying by the new mask zeroes removed weights; newly grown ones were already zero.
+        self._after_mask_change(step, optimizer)
+
+    def rewire(self, step):
+        """Every layer's prune-and-regrow at `step`, on the masks only."""
         zeta, gen = self.zeta(step), self.generator(step, "regrow")
         for i, p in enumerate(self.masks.params):
             w, m = p.detach().flatten(), self.masks.bool(i).flatten()
@@ -283,8 +296,6 @@ class SET(Method):
             grown = self.regrowth(i, (~new).nonzero().squeeze(1), len(removed), gen)
             new[grown] = True
             self.masks.set(i, new.view_as(p))
-        # Multiplying by the new mask zeroes removed weights; newly grown ones were already zero.
-        self._after_mask_change(step, optimizer)
 
 
 class RigL(SET):
@@ -307,7 +318,223 @@ class RigL(SET):
         return inactive[torch.topk(grad.flatten()[inactive].abs(), k).indices]
 
 
-BUILTIN = (Dense, GMP, LTH, LTHFresh, OMP, SNIP, SNIPRandom, SET, RigL, OMPERK, RandomERK, Uniform)
+# ------------------------------------------------------------------------------------- structured (beyond the paper)
+class NMSparse(Method):
+    """N:M masks (hslib.sparse.structured): in every group of M consecutive weights of a row, exactly N are kept;
+    N/M is the density (hslib.vocabulary.nm_pattern), so every layer keeps exactly round(density·n) weights."""
+    pattern, distributions = "nm", ("uniform",)
+
+    def __init__(self, cfg, model, steps_per_epoch):
+        super().__init__(cfg, model, steps_per_epoch)
+        self.n, self.m = nm_pattern(cfg.density)
+
+    def nm_masks(self, scores):
+        return [nm_mask(s, self.n, self.m, count(self.cfg.density, s.numel())) for s in scores]
+
+    def random_nm_init(self):
+        gen = self.generator(0, "mask")
+        self._set_masks(self.nm_masks([torch.rand(p.shape, generator=gen).to(p.device) for p in self.masks.params]))
+        self._after_mask_change(0)
+
+    def pattern_problem(self):
+        for i, name in enumerate(self.masks.names):
+            problem = nm_problem(name, self.masks.bool(i), self.n, self.m)
+            if problem:
+                return problem
+        return None
+
+
+class NMRandom(NMSparse):
+    """N:M random: the N kept weights of every group drawn at random, mask fixed, trained from scratch."""
+    name = "nm_random"
+
+    def init(self, ctx):
+        self.random_nm_init()
+
+
+class NMOMP(NMSparse, FromDense):
+    """N:M one-shot magnitude pruning: in every group the N largest trained weights of the dense parent, kept at
+    their trained values; the full schedule retrained with the mask fixed (as OMP)."""
+    name = "nm_omp"
+
+    def parent_masks(self, final):
+        return self.nm_masks([final[n].to(p.device).abs() for n, p in zip(self.masks.names, self.masks.params)])
+
+
+class NMDynamic(NMSparse, SET):
+    """SET restricted to N:M groups: N:M random start; at SET's events (same ζ schedule) Mocanu's rule removes
+    weights layer by layer, and every group that lost weights regrows as many at random among its own inactive
+    positions (the just-removed included), so each group keeps exactly N."""
+    name = "nm_dynamic"
+
+    def init(self, ctx):
+        self.random_nm_init()
+
+    def rewire(self, step):
+        zeta, gen = self.zeta(step), self.generator(step, "regrow")
+        for i, p in enumerate(self.masks.params):
+            mask = self.masks.bool(i)
+            removed = self.removal(i, p.detach().flatten(), mask.flatten(), zeta)
+            if len(removed) == 0:
+                continue
+            kept = mask.flatten().clone()
+            kept[removed] = False
+            self.masks.set(i, nm_regrow(kept.view_as(p), nm_group_counts(mask, self.m), self.m, gen))
+
+
+class ChannelSparse(Method):
+    """Masks that remove whole channels (hslib.sparse.structured.channel_groups): a removed channel is out of the
+    mask of every conv that writes it and every layer that reads it, and its conv bias and BatchNorm weight and bias
+    are held at zero after every step. The density is reached exactly, the kept channels holding the rest."""
+    pattern = "channel"
+    channel_sparsity = 0.5  # fraction of all channels removed at most (fewer where the density needs the weights)
+    group_floor = 0.25  # every group keeps at least this fraction of its channels
+
+    def __init__(self, cfg, model, steps_per_epoch):
+        super().__init__(cfg, model, steps_per_epoch)
+        self.groups = channel_groups(model)
+        self.layers = [n.removesuffix(".weight") for n in self.masks.names]
+        self.removed = [torch.zeros(g.size, dtype=torch.bool) for g in self.groups]
+        self._zeroing = None  # (params, multipliers) that hold removed channels' biases and BatchNorms at zero
+
+    def allowed(self, removed=None) -> list[torch.Tensor]:
+        """Per layer, True where a weight may be active (outside every removed channel)."""
+        shapes = {layer: p.shape for layer, p in zip(self.layers, self.masks.params)}
+        allowed = allowed_positions(shapes, self.groups, self.removed if removed is None else removed)
+        return [allowed[layer].to(p.device) for layer, p in zip(self.layers, self.masks.params)]
+
+    def max_removed(self, g) -> int:
+        return int(g.size - max(1, math.ceil(self.group_floor * g.size)))
+
+    @torch.no_grad()
+    def _zero_removed(self):
+        if self._zeroing is None:
+            modules, params, keep = dict(self.model.named_modules()), [], []
+            for g, r in zip(self.groups, self.removed):
+                for conv, bn in g.producers:
+                    for p in (modules[conv].bias, modules[bn].weight, modules[bn].bias):
+                        if p is not None:
+                            params.append(p)
+                            keep.append((~r).to(p.device, p.dtype))
+            self._zeroing = (params, keep)
+        torch._foreach_mul_(*self._zeroing)
+
+    def after_step(self, optimizer):
+        super().after_step(optimizer)
+        self._zero_removed()
+
+    def _after_mask_change(self, step, optimizer=None):
+        self._zeroing = None  # the removed channels may have changed
+        self._zero_removed()
+        super()._after_mask_change(step, optimizer)
+        self.updates[-1]["channels_removed"] = {g.name: int(r.sum()) for g, r in zip(self.groups, self.removed)}
+
+    def pattern_problem(self):
+        masks = {layer: self.masks.bool(i) for i, layer in enumerate(self.layers)}
+        return channel_problem(self.model, masks, self.groups, self.removed)
+
+    def state_dict(self):
+        return {**super().state_dict(), "removed": [r.clone() for r in self.removed]}
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        self.removed = [r.clone().bool() for r in state["removed"]]
+        self._zeroing = None
+
+
+class ChannelOMP(ChannelSparse, FromDense):
+    """Channel pruning from the dense parent: in every channel group the channels with the smallest L1 norm of the
+    trained weights that write them are removed (a fraction channel_sparsity of each group, or less where the
+    density needs more weights), then a global magnitude top-k over the kept channels' weights reaches the density
+    exactly; trained weights kept, the full schedule retrained with the mask fixed (as OMP)."""
+    name = "channel_omp"
+
+    def parent_masks(self, final):
+        index = {layer: i for i, layer in enumerate(self.layers)}
+        scores = [final[n].to(p.device).abs() for n, p in zip(self.masks.names, self.masks.params)]
+        l1 = [sum(scores[index[conv]].flatten(1).sum(1) for conv, _ in g.producers).cpu() for g in self.groups]
+        k = count(self.cfg.density, sum(self.masks.sizes()))
+        for step in range(50, -1, -1):  # the largest fraction, down from channel_sparsity, that leaves k weights
+            removed = []
+            for g, norms in zip(self.groups, l1):
+                drop = min(round(self.channel_sparsity * step / 50 * g.size), self.max_removed(g))
+                r = torch.zeros(g.size, dtype=torch.bool)
+                r[norms.argsort(stable=True)[:drop]] = True
+                removed.append(r)
+            allowed = self.allowed(removed)
+            if sum(int(a.sum()) for a in allowed) >= k:
+                break
+        self.removed = removed
+        return global_topk_masks([torch.where(a, s, -1.0) for a, s in zip(allowed, scores)], k)
+
+
+class ChannelDST(ChannelSparse, SET):
+    """Chase-like channel-aware dynamic sparse training: SET from an ERK random start (regrowth never enters a
+    removed channel); at each of SET's events until channel_end of training, after the rewiring, the channels whose
+    density fell lowest are removed, up to a cubic schedule that reaches channel_sparsity of all channels. A removed
+    channel's active weights are regrown at random in the kept channels of the same layer, so every layer keeps its
+    count."""
+    name = "channel_dst"
+    channel_end = 0.5  # channel removal reaches its target at half of training; rewiring goes on to the end
+
+    def regrowth(self, i, inactive, k, gen):
+        return super().regrowth(i, inactive[self._allowed[i].flatten()[inactive]], k, gen)
+
+    @torch.no_grad()
+    def update(self, step, optimizer):
+        self._allowed = self.allowed()
+        self.rewire(step)
+        if step <= self.channel_end * self.total_steps:
+            self.remove_channels(step)
+        self._after_mask_change(step, optimizer)
+
+    def remove_channels(self, step):
+        t = min(1.0, step / (self.channel_end * self.total_steps))
+        target = round(self.channel_sparsity * sum(g.size for g in self.groups) * (1 - (1 - t) ** 3))
+        todo = target - sum(int(r.sum()) for r in self.removed)
+        index = {layer: i for i, layer in enumerate(self.layers)}
+        candidates = []
+        for gi, g in enumerate(self.groups):
+            rows = [index[conv] for conv, _ in g.producers]
+            active = sum(self.masks.values[i].flatten(1).sum(1) for i in rows).cpu()
+            size = sum(self.masks.params[i][0].numel() for i in rows)
+            magnitude = sum((self.masks.params[i].detach() * self.masks.values[i]).abs().flatten(1).sum(1)
+                            for i in rows).cpu()
+            for c in (~self.removed[gi]).nonzero().squeeze(1).tolist():  # lowest density first, then magnitude
+                candidates.append((float(active[c]) / size, float(magnitude[c] / max(float(active[c]), 1.0)), gi, c))
+        gen = self.generator(step, "channel regrow")
+        for _, _, gi, c in sorted(candidates):
+            if todo <= 0:
+                break
+            if int(self.removed[gi].sum()) < self.max_removed(self.groups[gi]) and self.remove_channel(gi, c, gen):
+                todo -= 1
+
+    def remove_channel(self, gi, c, gen) -> bool:
+        """Remove channel c of group gi, regrowing its active weights in the same layers; False (nothing changed)
+        where a layer has no room left for them."""
+        g, index = self.groups[gi], {layer: i for i, layer in enumerate(self.layers)}
+        plan = []
+        for layer, dim in [(conv, 0) for conv, _ in g.producers] + [(reader, 1) for reader in g.consumers]:
+            i = index[layer]
+            mask = self.masks.bool(i)
+            room = self._allowed[i] & ~mask
+            room.select(dim, c).fill_(False)
+            active = int(mask.select(dim, c).sum())
+            if int(room.sum()) < active:
+                return False
+            plan.append((i, dim, mask, room, active))
+        for i, dim, mask, room, active in plan:
+            mask.select(dim, c).fill_(False)
+            free = room.flatten().nonzero().squeeze(1)
+            mask.view(-1)[free[torch.randperm(len(free), generator=gen)[:active].to(free.device)]] = True
+            self.masks.set(i, mask)
+            self._allowed[i].select(dim, c).fill_(False)
+        self.removed[gi][c] = True
+        return True
+
+
+BUILTIN = (Dense, GMP, LTH, LTHFresh, OMP, SNIP, SNIPRandom, SET, RigL, OMPERK, RandomERK, Uniform,
+           NMOMP, NMDynamic, NMRandom, ChannelOMP, ChannelDST)
 
 
 def implementation(name: str) -> type[Method]:
