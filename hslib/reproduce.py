@@ -25,7 +25,8 @@ from pathlib import Path
 from .config import PROFILES
 from . import reference as ref
 from . import store
-from .series import FINAL, LANES, SERIES, label
+from .series import EXTENSION_NOTEBOOKS, FINAL, LANES, SERIES, label
+from .paper import extension
 from .planning import all_configs
 from .sweep import EXECUTORS, check_data
 
@@ -257,7 +258,8 @@ def execute(profile="smoke", executor="local", workers=0, data="", kernel=None, 
     store.folder("notebooks", profile, outputs).mkdir(parents=True, exist_ok=True)
     params = {"profile": profile, "executor": executor, "workers": workers, "data_root": data}
     args = (params, kernel, str(root), str(outputs))
-    keep = (lambda nbs: [nb for nb in nbs if any(nb[0].startswith(o) for o in only)]) if only else list
+    skip = () if extension(profile) else EXTENSION_NOTEBOOKS  # the extension's notebook where the profile plans it
+    keep = (lambda nbs: [nb for nb in nbs if nb[0] not in skip and (not only or any(nb[0].startswith(o) for o in only))])
     before = ref.profile_snapshot(profile, outputs) if reference and not only else None  # what it replaces
     t0 = time.perf_counter()
     with _reproducing(not reference):  # the notebooks and the book see this reproduction's figures and tables

@@ -13,6 +13,8 @@ LANES = [
 # student's cell is a stub that raises NotImplementedError
 FINAL = [("07_layer_density", {}), ("08_claims", {}), ("09_exercise_your_own_method", {"solution": "reference"})]
 SERIES = sorted(LANES[0] + LANES[1] + FINAL, key=lambda nb: nb[0])  # the reading order, and --lanes 1
+# Notebooks beyond the paper: run only where the profile's "extension" flag asks for them (hslib.paper.extension)
+EXTENSION_NOTEBOOKS = ("10_structured_sparsity",)
 
 
 def label(name: str, extra: dict) -> str:
