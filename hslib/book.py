@@ -23,7 +23,7 @@ from html import escape
 from pathlib import Path
 
 from . import store
-from .claims import _amount as amount  # the ledger's words for a difference: pp for accuracies
+from .claims import amount  # the ledger's words for a difference: pp for accuracies
 from .config import PROFILES
 from .findings import FAMILIES
 from .paper import FIGURES

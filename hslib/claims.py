@@ -690,7 +690,7 @@ def summary(ledger: pd.DataFrame, profile: str, runs: pd.DataFrame | None = None
         lines += ["", "## Beyond the paper (exploratory)", "",
                   f"{len(beyond)} rows on the extension (structured sparsity, Figure E1), which the paper does not "
                   f"study: raw p, outside the confirmatory family. Verdicts: {_counts(beyond)}.", ""]
-        lines += [f"- {r.statement} ({_runs(r)}): A − B = {_amount(r['diff'], r.metric)}"
+        lines += [f"- {r.statement} ({_runs(r)}): A − B = {amount(r['diff'], r.metric)}"
                   + (f", p = {r.p_value:.3g}" if pd.notna(r.p_value) else "") + f" → **{r.verdict}**"
                   for _, r in beyond.iterrows()]
     lines += ["", "## Checks (hold by construction; never counted as support)", "",

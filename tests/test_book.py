@@ -167,7 +167,7 @@ def test_book_errors(tmp_path, capsys):
     assert not (tmp_path / "book" / "smoke").exists()
     assert book.main(["--profile", "smoke", "--outputs", str(tmp_path)]) == 1
     assert "make reproduce PROFILE=smoke" in capsys.readouterr().err
-    with pytest.raises(ValueError, match=r"profile='nope' is not known; allowed values: \['course'"):
+    with pytest.raises(ValueError, match=r"profile='nope' is not known; allowed values: \['class', 'course'"):
         book.build("nope", tmp_path)
     missing.mkdir(parents=True)
     (missing / "00_quickstart.ipynb").write_text('{"cells": [')  # cut short, as by a full disk

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from hslib import claims, config, estimate, figures, findings, paper, planning  # noqa: E402
+from hslib import claims, config, estimate, figures, findings, paper, planning, tables  # noqa: E402
 from hslib.synthetic import synthetic_results  # noqa: E402
 
 EXT_METHODS = len(paper.EXTENSION_METHODS)  # 3 unstructured + 3 N:M + 2 channel
@@ -178,7 +178,7 @@ def test_every_extension_figure_draws_every_panel_at_smoke(tmp_path):
         titles = [ax.get_title() for ax in fig.axes if ax.get_visible() and ax.get_title()]
         assert len(titles) == len(f.panels) and not any("no runs" in t or "no measured" in t for t in titles)
         plt.close(fig)
-    rows = figures._drawn_rows(df, paper.figure("E3").panel("a"), "smoke")
+    rows = tables.panel_runs(df, paper.figure("E3").panel("a"), "smoke")
     points = figures.speed_points(rows).set_index("method")
     assert points.speedup.to_dict() == {m: 2.5 if m in paper.CHANNEL else 1.0 for m in points.index}
     assert figures.speed_source(rows) == "planted by the test"

@@ -157,7 +157,7 @@ def test_the_rows_a_profile_plans_are_the_rows_its_ledger_has(profile):
     """The box counts rows as the ledger will have them: the same (key, panel) rows, duplicates on the very same
     runs left out, and each with the seeds it will be tested on."""
     ledger = claims.ledger(synthetic_results(profile), profile)
-    planned = prose.planned_rows(profile, [f.number for f in paper.FIGURES])
+    planned = prose.planned_rows(profile, [f.number for f in paper.figures_of(profile)])
     assert sorted(zip(planned.key, planned.panel)) == sorted(zip(ledger.key, ledger.panel))
     seeds = dict(zip(zip(ledger.key, ledger.panel), ledger.n_seeds.fillna(0).astype(int)))
     assert {k: s for k, s in zip(zip(planned.key, planned.panel), planned.seeds)} == seeds
