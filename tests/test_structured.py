@@ -5,6 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from hslib import paper
 from hslib.config import RunConfig
 from hslib.models import build_model
 from hslib.sparse import MethodCheckError, channel_groups, check_method, compact, count, implementation, maskable
@@ -166,9 +167,10 @@ def test_the_structured_methods_are_registered_without_changing_any_plan():
     assert all(METHODS[n].pattern == "nm" for n in NM) and all(METHODS[n].pattern == "channel" for n in CHANNEL)
     assert [n for n in METHODS if METHODS[n].pattern] == NM + CHANNEL
     assert all(implementation(n).pattern == METHODS[n].pattern for n in METHODS)
-    for profile in ("smoke", "course"):
-        planned = {c.method for c in planning.all_configs(profile)}
-        assert not planned & set(NM + CHANNEL)
+    for profile in ("smoke", "course", "gpu", "paper"):  # the paper's runs never use them; the extension's only
+        assert not {c.method for c in planning.paper_configs(profile)} & set(NM + CHANNEL)
+        planned = {c.method for c in planning.all_configs(profile)} & set(NM + CHANNEL)
+        assert planned == (set(NM + CHANNEL) if paper.extension(profile) else set()), profile
 
 
 @pytest.mark.parametrize("name", NM + CHANNEL)
