@@ -130,8 +130,9 @@ def test_kill_9_of_a_local_sweep_leaves_no_worker_and_resumes(tmp_path):
                         procs[q.pid] = q
                 except psutil.NoSuchProcess:  # a short-lived helper came and went: not a reason to kill early
                     pass
-            if len(list(root.glob("*/result.json"))) >= 2 and any(
-                    not (c.parent / "result.json").exists() for c in root.glob("*/ckpt-*.pt")):
+            # ... and both pool workers have been seen (on a loaded machine the second one starts late)
+            if len(list(root.glob("*/result.json"))) >= 2 and sum("spawn_main" in c for c in cmds.values()) >= 2 \
+                    and any(not (c.parent / "result.json").exists() for c in root.glob("*/ckpt-*.pt")):
                 break
             time.sleep(0.05)
         assert p.poll() is None, "the sweep ended before it could be killed mid-wave"
