@@ -164,22 +164,21 @@ def test_the_corrupted_test_set_note_is_only_on_corruption_panels(drawn, profile
             assert ("test set:" in _flat(ax.get_title())) == (p.family == "corruption"), (f.name, p.letter)
 
 
-def test_every_course_panel_says_its_resolution_and_corruption_panels_how_they_were_resized(drawn):
+@pytest.mark.parametrize("profile", ["course", "smoke"])  # both train at 16×16
+def test_every_panel_says_its_resolution_and_corruption_panels_how_they_were_resized(drawn, profile):
     for f in paper.FIGURES[1:]:
-        fig = drawn(f.number, "course")
+        fig = drawn(f.number, profile)
         for p, ax in zip(f.panels, _panels(fig)):
             title = _flat(ax.get_title())
             assert "at 16×16" in title, (f.name, p.letter, title)
             assert ("corrupted at 32×32, resized to 16×16" in title) == (p.family == "corruption"), (f.name, title)
 
 
-def test_the_resolution_comes_from_the_runs_not_the_profile_name(drawn, tables):
-    for ax in _panels(drawn(4, "smoke")):  # smoke keeps the data's own 32×32
-        assert "×16" not in ax.get_title() and "resized" not in ax.get_title()
-    native = tables["course"].assign(image_size=0)
-    fig = figures.draw(4, native, "course")
-    assert not any("16×16" in ax.get_title() for ax in _panels(fig))
-    plt.close(fig)
+def test_the_resolution_comes_from_the_runs_not_the_profile_name(tables):
+    for profile in ("course", "smoke"):  # the same runs read as if trained at the data's own size
+        fig = figures.draw(4, tables[profile].assign(image_size=0), profile)
+        assert not any("×16" in ax.get_title() or "resized" in ax.get_title() for ax in _panels(fig)), profile
+        plt.close(fig)
 
 
 def test_figure_3_colour_bars_are_labelled(drawn):

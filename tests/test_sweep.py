@@ -138,8 +138,9 @@ def test_kill_9_of_a_local_sweep_leaves_no_worker_and_resumes(tmp_path):
         os.kill(p.pid, signal.SIGKILL)
         p.wait()
         t_kill = time.perf_counter()
-        # the pool's workers (two; on a loaded machine the second may not have started when the kill comes)
-        assert 1 <= sum("spawn_main" in c for c in cmds.values()) <= 2, cmds
+        # the pool's workers were seen (how many depends on load and timing: the second may start late, and
+        # CI once saw a third; what matters is that none outlives the kill, checked next)
+        assert any("spawn_main" in c for c in cmds.values()), cmds
         while _alive(procs.values()) and time.perf_counter() - t_kill < 10:
             time.sleep(0.1)
         gone_after = time.perf_counter() - t_kill
