@@ -353,14 +353,23 @@ def _page(title: str, body: str) -> str:
             f"<body>\n<h1>{escape(title)}</h1>\n{body}\n</body></html>\n")
 
 
+def executed_notebooks(profile: str, outputs=None) -> Path:
+    """The folder of executed notebooks a book renders: this checkout's own (notebooks/<profile>/, from `make
+    reproduce`), else the committed ones of the profile's reference (executed/<profile>/, store.EXECUTED_REFERENCE)."""
+    for folder in (store.folder("notebooks", profile, outputs), store.folder("executed", profile, outputs, reference=True)):
+        if folder.is_dir() and any(folder.glob("*.ipynb")):
+            return folder
+    raise FileNotFoundError(f"{store.folder('notebooks', profile, outputs)} holds no executed notebooks: run "
+                            f"`make reproduce PROFILE={profile}` first")
+
+
 def build(profile: str, outputs: str | Path | None = None) -> Path:
-    """Render outputs/notebooks/<profile>/*.ipynb into outputs/book/<profile>/; return its index.html."""
+    """Render the executed notebooks of `profile` (executed_notebooks) into outputs/book/<profile>/; return its
+    index.html."""
     if profile not in PROFILES:
         raise ValueError(f"profile={profile!r} is not known; allowed values: {sorted(PROFILES)}")
     outputs = store.outputs_root(outputs).resolve()
-    notebooks = store.folder("notebooks", profile, outputs)
-    if not notebooks.is_dir() or not any(notebooks.glob("*.ipynb")):
-        raise FileNotFoundError(f"{notebooks} holds no executed notebooks: run `make reproduce PROFILE={profile}` first")
+    notebooks = executed_notebooks(profile, outputs)
     book = store.folder("book", profile, outputs).parent  # one index of every profile's book, then one per profile
     book.mkdir(parents=True, exist_ok=True)
     # Sources, doctrees and myst-nb's side folder (beside the HTML, by its design) all stay in this one folder.

@@ -19,6 +19,7 @@ Report: outputs/results/<profile>/reproduction.md and reproduction.json (git-ign
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -410,6 +411,34 @@ def report(profile: str, outputs=None, reference: Snapshot | None = None) -> dic
     result = compare(ref, new, profile)
     write(result, outputs, beside_reproduction=not fresh_reference)
     return result
+
+
+def commit_executed(profile: str, labels: list, outputs=None) -> Path:
+    """Copy the executed notebooks `labels` of `profile` (notebooks/<profile>/<label>.ipynb) into the committed
+    executed/<profile>/, replacing what was there, with the machine's paths made relative to the project (papermill's
+    input and output paths, run folders printed by a sweep). Run by `make reference` for store.EXECUTED_REFERENCE."""
+    source = store.folder("notebooks", profile, outputs)
+    missing = [lb for lb in labels if not (source / f"{lb}.ipynb").exists()]
+    if missing:
+        raise FileNotFoundError(f"{source} lacks the executed notebooks {missing}: nothing was copied")
+    target = store.folder("executed", profile, outputs, reference=True)
+    tmp = target.with_name(f".{profile}.copying")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    roots = sorted({str(store.outputs_root(outputs).resolve().parent), str(store.project_root())}, key=len,
+                   reverse=True)  # the longer first, so a root inside the other is replaced whole
+    for lb in labels:
+        text = (source / f"{lb}.ipynb").read_text(encoding="utf-8")
+        for r in roots:
+            text = text.replace(r + "/", "")
+        store.write_text(tmp / f"{lb}.ipynb", text)
+    old = target.with_name(f".{profile}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    tmp.rename(target)  # never a half-copied folder under the committed name
+    shutil.rmtree(old, ignore_errors=True)
+    return target
 
 
 def main(argv=None) -> int:

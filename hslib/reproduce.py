@@ -278,6 +278,8 @@ def execute(profile="smoke", executor="local", workers=0, data="", kernel=None, 
         if only:  # part of the series: nothing to compare the whole reference with
             return timings
         report = ref.report(profile, outputs, reference=before)  # before the book, which shows it as a page
+        if reference and profile in store.EXECUTED_REFERENCE:  # the executed notebooks join the reference
+            log(f"[reproduce] executed notebooks: {ref.commit_executed(profile, [n for n, _ in timings], outputs)}")
         from .book import build
 
         log(f"[reproduce] book: {build(profile, outputs)}")

@@ -48,9 +48,13 @@ OUTPUTS_ENV = "HSLIB_OUTPUTS"
 # Set to "1" by hslib.reproduce for the notebooks it runs: their figures and tables go to reproduced/, so a
 # reproduction never overwrites the committed reference (`make reference` runs without it, on purpose).
 REPRODUCTION_ENV = "HSLIB_REPRODUCTION"
-COMMITTED = ("figures", "results")
+COMMITTED = ("figures", "results", "executed")
 GENERATED = ("runs", "scores", "notebooks", "book", "slurm", "reproduced")
-PER_PROFILE = ("figures", "results", "notebooks", "book")
+PER_PROFILE = ("figures", "results", "executed", "notebooks", "book")
+# Profiles whose executed notebooks are part of their committed reference (executed/<profile>/, copied from
+# notebooks/<profile>/ by `make reference`): the course book renders from them (`make book PROFILE=course`) without
+# the hour of training. Smoke runs in minutes, so its executed copies are not committed.
+EXECUTED_REFERENCE = ("course",)
 # A run folder's files, by what they hold (the only place their names are written).
 RUN_FILES = {"config": "config.json", "log": "log.jsonl", "updates": "updates.jsonl", "init": "init.pt",
              "final": "final.pt", "masks": "masks.pt", "result": "result.json", "error": "error.txt",
@@ -90,9 +94,9 @@ def reproducing() -> bool:
 
 
 def folder(name: str, profile: str | None = None, outputs=None, reference: bool | None = None) -> Path:
-    """<outputs>/<name>, and /<profile> for the per-profile folders (figures, results, notebooks, book).
+    """<outputs>/<name>, and /<profile> for the per-profile folders (figures, results, executed, notebooks, book).
 
-    figures/ and results/ hold the committed reference. Inside a reproduction (`reproducing()`), or with
+    figures/, results/ and executed/ hold the committed reference. Inside a reproduction (`reproducing()`), or with
     reference=False, they resolve to <outputs>/reproduced/<name>/<profile> instead; reference=True always means
     the committed folder."""
     if name not in COMMITTED + GENERATED:
