@@ -313,8 +313,11 @@ def amount(value: float, metric: str) -> str:
     """A difference in the metric's words: accuracies in percentage points, densities as fractions."""
     if pd.isna(value):
         return "–"
-    if metric.endswith("_acc"):
-        return f"{100 * value + 0.0:+.1f} pp".replace("-0.0 pp", "+0.0 pp")  # percentage points of accuracy
+    if metric.endswith("_acc"):  # percentage points of accuracy
+        pp = 100 * value
+        if pp != 0 and abs(pp) < 0.05:  # a CI bound of -0.03 pp must not read "+0.0 pp" beside "the CI lies above 0"
+            return f"{pp:+.2f} pp"
+        return f"{pp + 0.0:+.1f} pp"
     if "density" in metric:
         return f"{value:+.3f} (density)"
     return f"{value:+.3g}"

@@ -61,12 +61,13 @@ class Session:
 
     def scale_box(self, notebook: str) -> None:
         """Show 'what this scale can and cannot show' for `notebook` at this profile (hslib.prose.scale_box), with
-        the convergence share from the profile's runs.csv where there is one. Returns nothing (no stray output)."""
-        import pandas as pd
+        the convergence share of the profile's runs finished so far. Read from the run store, not runs.csv: at the
+        start of a notebook runs.csv may still be an earlier reproduction's (or the reference being replaced).
+        Returns nothing (no stray output)."""
         from IPython.display import Markdown, display
 
-        runs_csv = store.results_file(self.profile, "runs")
-        runs = pd.read_csv(runs_csv) if runs_csv.exists() else None
+        runs = store.results(self.runs)
+        runs = runs[runs.profile == self.profile] if len(runs) else None
         display(Markdown(prose.scale_box(self.profile, notebook, runs)))
 
     def table(self, configs):

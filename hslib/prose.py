@@ -22,6 +22,7 @@ from .vocabulary import DATASETS, pair_label
 FIGURES_OF = {"03_sparse_training": (2,), "08_claims": tuple(f.number for f in FIGURES),
               "09_exercise_your_own_method": ()}
 EVERY_SUBSET = ("02_hard_sample_filtering",)  # notebooks about every EL2N-hard subset the profile trains on
+EXERCISE = "09_exercise_your_own_method"  # trains at its own seeds (hslib.exercise), not the profile's
 
 
 def notebook_figures(notebook: str | None) -> tuple:
@@ -225,6 +226,11 @@ def scale_box(profile: str, notebook: str | None = None, runs: pd.DataFrame | No
     row_can, cannot = _row_lines(rows)
     can += row_can
     facts = _data_lines(P, profile, numbers) + _seed_lines(P, numbers)
+    if notebook == EXERCISE:
+        from .exercise import DEFAULT_SEEDS
+
+        facts[-1] = (f"each method of the exercise once per seed of its `seeds` parameter ({len(DEFAULT_SEEDS)} by "
+                     f"default, whatever the profile's own {_count(len(P['seeds']), 'seed')} per run)")
     for line in (_subset_line(profile, numbers, notebook in EVERY_SUBSET), _fit_line(runs, profile),
                  _corruption_line(runs, profile, numbers)):
         if line:
@@ -232,7 +238,7 @@ def scale_box(profile: str, notebook: str | None = None, runs: pd.DataFrame | No
     if stand_in(profile, "c100_r18") != PAIRS["c100_r18"]:
         cannot.append("whether the paper's numbers hold on its own datasets: only the `gpu` and `paper` profiles run "
                       "them; a result here is a result about the stand-in")
-    if len(P["seeds"]) < MIN_SEEDS and not P.get("confirmatory_seeds"):
+    if len(P["seeds"]) < MIN_SEEDS and not P.get("confirmatory_seeds") and notebook != EXERCISE:
         cannot.append(f"any finding: with {_count(len(P['seeds']), 'seed')} no row can be tested, and a number can "
                       f"flip sign on another machine")
     lines = [f"> **What this scale can and cannot show** (`{profile}` profile{', ' + notebook if notebook else ''}; "
@@ -328,33 +334,86 @@ def readme_block(outputs=None, profiles=README_PROFILES) -> str:
     return "\n".join(lines + [END])
 
 
-def with_block(readme: str, block: str) -> str:
+def with_block(readme: str, block: str, begin: str = BEGIN, end: str = END, name: str = "README.md") -> str:
     """`readme` with its generated block replaced by `block` (the markers must be there, once each)."""
-    if readme.count(BEGIN) != 1 or readme.count(END) != 1 or readme.index(BEGIN) > readme.index(END):
-        raise ValueError(f"README.md must hold the markers {BEGIN!r} and {END!r} once each, in that order")
-    head, rest = readme.split(BEGIN)
-    return head + block + rest.split(END, 1)[1]
+    if readme.count(begin) != 1 or readme.count(end) != 1 or readme.index(begin) > readme.index(end):
+        raise ValueError(f"{name} must hold the markers {begin!r} and {end!r} once each, in that order")
+    head, rest = readme.split(begin)
+    return head + block + rest.split(end, 1)[1]
+
+
+# ------------------------------------------------------------------------------------------ the lab's timings
+LAB_BEGIN = ("<!-- BEGIN generated lab timings: python -m hslib.prose writes this table from docs/lab_timings.json "
+             "(benchmarks/lab_timings.py) and outputs/results/course/runs.csv; do not edit -->")
+LAB_END = "<!-- END generated lab timings -->"
+
+
+def duration(seconds: float) -> str:
+    """42 s, 3 min 05 s, 1 h 02 min."""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+def lab_block(timings: dict | None, course_runs: pd.DataFrame | None) -> str:
+    """docs/lab.md's timing table: each core-path notebook's measured elapsed time (`timings`, the record
+    benchmarks/lab_timings.py writes), the runs it trained, and what the same runs took in the committed `course` run."""
+    lines = [LAB_BEGIN, ""]
+    if not timings:
+        return "\n".join(lines + ["*Not measured yet: run `python benchmarks/lab_timings.py`.*", "", LAB_END])
+    wall = dict(zip(course_runs.id, course_runs.wall_time)) if course_runs is not None else {}
+    lines += ["| notebook | runs it trains | their training time in the `course` run | measured (elapsed) |",
+              "| --- | ---: | ---: | ---: |"]
+    total_runs, total_course, total = 0, 0.0, 0.0
+    for nb in timings["notebooks"]:
+        known = [wall[r] for r in nb["runs"] if r in wall]
+        course = duration(sum(known)) + ("" if len(known) == len(nb["runs"]) else
+                                         f" ({len(nb['runs']) - len(known)} not in the course run)")
+        lines.append(f"| `{nb['notebook']}` | {len(nb['runs'])} | {course} | {duration(nb['seconds'])} |")
+        total_runs, total_course, total = total_runs + len(nb["runs"]), total_course + sum(known), total + nb["seconds"]
+    lines += [f"| **core path** | **{total_runs}** | **{duration(total_course)}** | **{duration(total)}** |", ""]
+    load = timings["load_average"]
+    lines += [f"Measured at commit `{timings['commit']}` on {timings['date']} ({timings['machine']}) with "
+              f"`{timings['command']}`, from an empty outputs folder; 1-minute load average {load['start']} at the "
+              f"start, median {load['median']}, highest {load['max']} (sampled every 30 s).", "", LAB_END]
+    return "\n".join(lines)
+
+
+def _lab_inputs(root):
+    import json
+
+    record = root / "docs" / "lab_timings.json"
+    runs = root / "outputs" / "results" / "course" / "runs.csv"
+    return (json.loads(record.read_text()) if record.exists() else None,
+            pd.read_csv(runs) if runs.exists() else None)
 
 
 def main(argv=None) -> int:
-    """python -m hslib.prose [--check]: rewrite README.md's generated block (or, with --check, fail if it differs)."""
+    """python -m hslib.prose [--check]: rewrite the generated blocks of README.md (results) and docs/lab.md
+    (timings), or, with --check, fail if one differs."""
     import argparse
 
     from .store import project_root, write_text
 
-    parser = argparse.ArgumentParser(description="Rewrite README.md's generated results block.")
+    parser = argparse.ArgumentParser(description="Rewrite the generated blocks of README.md and docs/lab.md.")
     parser.add_argument("--check", action="store_true", help="only fail (exit 1) if the block is stale")
     check = parser.parse_args(argv).check
-    path = project_root() / "README.md"
-    old = path.read_text()
-    new = with_block(old, readme_block())
-    if check:
+    root = project_root()
+    stale = []
+    for path, block, markers in ((root / "README.md", readme_block(), (BEGIN, END)),
+                                 (root / "docs" / "lab.md", lab_block(*_lab_inputs(root)), (LAB_BEGIN, LAB_END))):
+        old = path.read_text()
+        new = with_block(old, block, *markers, name=path.name)
         if new != old:
-            print("README.md's generated results are stale: run python -m hslib.prose")
-            return 1
-        return 0
-    if new != old:
-        write_text(path, new)
+            stale.append(path.relative_to(root).as_posix())
+            if not check:
+                write_text(path, new)
+    if check and stale:
+        print(f"generated text is stale in {', '.join(stale)}: run python -m hslib.prose")
+        return 1
     return 0
 
 

@@ -209,7 +209,9 @@ def run_lock(directory):
                 fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 if not told:  # a wait can last a whole run: say so once, naming the holder
-                    _tell(f"[hslib] waiting for {directory.name}, locked by pid {_holder(f)} ({directory})")
+                    # the folder by its name in its store (runs/…, corrupted/…), not the machine's path, which an
+                    # executed notebook would keep
+                    _tell(f"[hslib] waiting for {directory.parent.name}/{directory.name}, locked by pid {_holder(f)}")
                     told = True
                 fcntl.flock(f, fcntl.LOCK_EX)
             # The folder may have been removed while we waited (remove_run): a lock on the deleted file would guard

@@ -80,3 +80,17 @@ def test_a_book_renders_the_committed_executed_notebooks_where_the_checkout_has_
     assert book.executed_notebooks("course", outputs) == outputs / "executed" / "course"
     _executed(outputs / "notebooks" / "course", "01_a", "y\n")  # this checkout's own reproduction comes first
     assert book.executed_notebooks("course", outputs) == outputs / "notebooks" / "course"
+
+
+@pytest.mark.slow  # Sphinx renders the 17 course notebooks (about 30 s)
+def test_the_course_book_renders_from_the_committed_reference_alone(tmp_path):
+    import shutil
+
+    outputs = tmp_path / "outputs"  # a fresh clone: the committed reference, nothing executed here
+    for name in store.COMMITTED:
+        shutil.copytree(ROOT / "outputs" / name / "course", outputs / name / "course")
+    index = book.build("course", outputs)
+    assert index == outputs / "book" / "course" / "index.html"
+    pages = {p.stem for p in (index.parent / "notebooks").glob("*.html")}
+    assert pages == set(_labels("course"))
+    assert (index.parent / "claims.html").exists()

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from hslib import claims, figures, findings, paper, prose  # noqa: E402
+from hslib import claims, config, figures, findings, paper, prose  # noqa: E402
 from hslib.series import SERIES  # noqa: E402
 from hslib.synthetic import synthetic_results  # noqa: E402
 
@@ -174,6 +174,27 @@ def test_the_scale_box_reads_the_convergence_share_from_the_runs():
     assert "**not** in the paper's regime" in prose.scale_box("course", "04_hard_sample_results", runs)
 
 
+def test_a_notebooks_scale_box_counts_the_finished_runs_not_a_stale_runs_csv(tmp_path, monkeypatch):
+    from unittest import mock
+
+    from hslib.notebook import setup
+
+    monkeypatch.setenv("HSLIB_OUTPUTS", str(tmp_path))
+    S = setup(profile="course")
+    stale = synthetic_results("course").assign(train_acc=0.5)  # e.g. the reference a `make reference` replaces
+    S.results.mkdir(parents=True)
+    stale.to_csv(S.results / "runs.csv", index=False)
+    with mock.patch("IPython.display.display") as shown:
+        S.scale_box("04_hard_sample_results")  # no run finished yet: no convergence line at all
+    assert "fit their training set" not in shown.call_args[0][0].data
+    finished = synthetic_results("course").assign(train_acc=1.0)
+    with mock.patch("hslib.store.results", return_value=finished) as store_results, \
+            mock.patch("IPython.display.display") as shown:
+        S.scale_box("04_hard_sample_results")
+    assert store_results.call_args[0][0] == S.runs
+    assert "(100.0%) fit their training set" in shown.call_args[0][0].data
+
+
 NOTEBOOKS = [name for name, _ in SERIES]
 
 
@@ -216,3 +237,59 @@ def test_the_readme_block_needs_its_markers():
         prose.with_block("# a README without the block\n", "x")
     text = f"head\n{prose.BEGIN}\nold\n{prose.END}\ntail\n"
     assert prose.with_block(text, f"{prose.BEGIN}\nnew\n{prose.END}") == f"head\n{prose.BEGIN}\nnew\n{prose.END}\ntail\n"
+
+
+# ------------------------------------------------------------------------------------------ the lab's timings
+def test_the_lab_timing_table_is_what_the_measurement_and_the_course_results_give():
+    lab = (ROOT / "docs" / "lab.md").read_text()
+    timings, runs = prose._lab_inputs(ROOT)
+    assert prose.with_block(lab, prose.lab_block(timings, runs), prose.LAB_BEGIN, prose.LAB_END) == lab, \
+        "run: python -m hslib.prose"
+    assert timings is not None, "docs/lab_timings.json: run python benchmarks/lab_timings.py"
+    assert [nb["notebook"] for nb in timings["notebooks"]][:3] == ["00_quickstart", "00_sparsity_primer",
+                                                                   "01_el2n_scoring"]
+
+
+def test_the_lab_timing_table_sums_its_notebooks_and_names_runs_the_course_lacks():
+    runs = pd.DataFrame({"id": ["a", "b", "c"], "wall_time": [30.0, 45.0, 3600.0]})
+    timings = {"commit": "abc1234", "date": "2026-12-05", "machine": "2 CPU cores", "command": "python x.py",
+               "load_average": {"start": 0.1, "median": 1.9, "max": 2.2},
+               "notebooks": [{"notebook": "00_quickstart", "seconds": 61.4, "runs": ["a"]},
+                             {"notebook": "01_el2n_scoring", "seconds": 3725, "runs": ["b", "c", "z"]}]}
+    table = prose.lab_block(timings, runs)
+    assert "| `00_quickstart` | 1 | 30 s | 1 min 01 s |" in table
+    assert "| `01_el2n_scoring` | 3 | 1 h 00 min (1 not in the course run) | 1 h 02 min |" in table
+    assert "| **core path** | **4** | **1 h 01 min** | **1 h 03 min** |" in table
+    assert "load average 0.1 at the start, median 1.9, highest 2.2" in table
+    assert "Not measured yet" in prose.lab_block(None, runs)
+
+
+def test_a_difference_near_zero_keeps_its_sign():
+    # the ledger's rule reads "the 95% CI of d lies above 0": a bound of -0.03 pp must not be shown as +0.0 pp
+    assert claims.amount(-0.0003, "test_acc") == "-0.03 pp" and claims.amount(0.0003, "test_acc") == "+0.03 pp"
+    assert claims.amount(0.0, "test_acc") == "+0.0 pp" and claims.amount(-0.0, "test_acc") == "+0.0 pp"
+    assert claims.amount(-0.052, "test_acc") == "-5.2 pp" and claims.amount(-0.0005, "test_acc") == "-0.1 pp"
+
+
+def test_the_exercise_box_gives_the_exercises_seeds_not_the_profiles():
+    from hslib.exercise import DEFAULT_SEEDS
+
+    box = prose.scale_box("smoke", prose.EXERCISE)
+    assert f"once per seed of its `seeds` parameter ({len(DEFAULT_SEEDS)} by default" in box
+    assert "1 seed per run" not in box.replace("own 1 seed per run", "") and "no row can be tested" not in box
+    assert "no row can be tested" in prose.scale_box("smoke", "04_hard_sample_results")
+
+
+def test_the_readmes_profile_table_gives_the_planned_runs_and_the_estimate():
+    from hslib import estimate, planning
+
+    table = (ROOT / "README.md").read_text().split("| profile | data / models |")[1].split("\n\n")[0]
+    rows = {re.match(r"\| `(\w+)`", line).group(1): [c.strip() for c in line.split("|")[1:-1]]
+            for line in table.splitlines() if line.startswith("| `")}
+    assert sorted(rows) == sorted(config.PROFILES)
+    for profile, cells in rows.items():
+        runs = len(estimate._waves(planning.all_configs(profile)))
+        assert cells[5] == f"{runs:,}", (profile, cells[5], runs)
+        if profile in ("gpu", "paper"):
+            hours = estimate.compute_estimate(profile)["gpu_hours"]
+            assert f"≈ {round(hours)} GPU-hours" in cells[6], (profile, cells[6], hours)

@@ -314,7 +314,8 @@ def test_a_held_run_lock_says_who_holds_it(tmp_path, capsys):
     finally:
         _kill_group(p)
     assert waited > 0.5
-    assert f"waiting for abc123, locked by pid {p.pid}" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"waiting for runs/abc123, locked by pid {p.pid}" in err and str(tmp_path) not in err
 
 
 # ------------------------------------------------------------------------------------------ 5. paths, logs
