@@ -365,6 +365,7 @@ def lab_block(timings: dict | None, course_runs: pd.DataFrame | None) -> str:
     if not timings:
         return "\n".join(lines + ["*Not measured yet: run `python benchmarks/lab_timings.py`.*", "", LAB_END])
     wall = dict(zip(course_runs.id, course_runs.wall_time)) if course_runs is not None else {}
+    wall.update(_as_course_runs(timings, wall))
     lines += ["| notebook | runs it trains | their training time in the `course` run | measured (elapsed) |",
               "| --- | ---: | ---: | ---: |"]
     total_runs, total_course, total = 0, 0.0, 0.0
@@ -380,6 +381,22 @@ def lab_block(timings: dict | None, course_runs: pd.DataFrame | None) -> str:
               f"`{timings['command']}`, from an empty outputs folder; 1-minute load average {load['start']} at the "
               f"start, median {load['median']}, highest {load['max']} (sampled every 30 s).", "", LAB_END]
     return "\n".join(lines)
+
+
+def _as_course_runs(timings: dict, wall: dict) -> dict:
+    """{measured run id: the wall_time of the same run in the course}: a `class` run is the course's run of the same
+    config (the profile name is part of a run's id, nothing else differs), found through the measured profile's plan."""
+    import dataclasses
+
+    from .estimate import _waves
+    from .planning import all_configs
+
+    if timings.get("profile") in (None, "course"):
+        return {}
+    plan = {c.id: c for c in _waves(all_configs(timings["profile"]))}
+    ids = [r for nb in timings["notebooks"] for r in nb["runs"] if r in plan]
+    course = {r: dataclasses.replace(plan[r], profile="course").id for r in ids}
+    return {r: wall[c] for r, c in course.items() if c in wall}
 
 
 def _lab_inputs(root):
