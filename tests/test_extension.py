@@ -105,7 +105,16 @@ def course_with_extension(monkeypatch):
     that the ledger's tests of the extension rows have a test to run."""
     seeds = {g: s for g, s in config.PROFILES["course"]["grid_seeds"].items() if not g.startswith("structured")}
     monkeypatch.setitem(config.PROFILES["course"], "grid_seeds", seeds)
-    return "course"
+    _clear_plan_caches()  # plans cached by profile name by the tests before: they hold the course's own seeds
+    yield "course"
+    _clear_plan_caches()  # and the tests after must not see these seeds
+
+
+def _clear_plan_caches():
+    from hslib import prose
+
+    for cached in (claims._plan, claims._control_ids, prose._plan, prose._planned_ledger, tables._planned):
+        cached.cache_clear()
 
 
 def _ledger(profile, effects=None):
