@@ -388,12 +388,11 @@ def _as_course_runs(timings: dict, wall: dict) -> dict:
     config (the profile name is part of a run's id, nothing else differs), found through the measured profile's plan."""
     import dataclasses
 
-    from .estimate import _waves
-    from .planning import all_configs
+    from .planning import all_configs, plan as waves
 
     if timings.get("profile") in (None, "course"):
         return {}
-    plan = {c.id: c for c in _waves(all_configs(timings["profile"]))}
+    plan = {c.id: c for wave in waves(all_configs(timings["profile"])) for c in wave}
     ids = [r for nb in timings["notebooks"] for r in nb["runs"] if r in plan]
     course = {r: dataclasses.replace(plan[r], profile="course").id for r in ids}
     return {r: wall[c] for r, c in course.items() if c in wall}
