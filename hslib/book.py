@@ -23,6 +23,7 @@ from html import escape
 from pathlib import Path
 
 from . import store
+from .files import replace_folder
 from .claims import amount  # the ledger's words for a difference: pp for accuracies
 from .config import PROFILES
 from .findings import FAMILIES
@@ -374,7 +375,7 @@ def build(profile: str, outputs: str | Path | None = None) -> Path:
     book.mkdir(parents=True, exist_ok=True)
     # Sources, doctrees and myst-nb's side folder (beside the HTML, by its design) all stay in this one folder.
     tmp = Path(tempfile.mkdtemp(prefix=f".{profile}.building-", dir=book))
-    old, html = tmp.with_name(tmp.name.replace("building", "old")), tmp / "html"
+    html = tmp / "html"
     try:
         (tmp / "src").mkdir()
         _write_sources(profile, outputs, notebooks, tmp / "src")
@@ -382,13 +383,9 @@ def build(profile: str, outputs: str | Path | None = None) -> Path:
         (html / ".buildinfo").unlink(missing_ok=True)  # Sphinx's incremental-build record: no use in a finished book
         shutil.rmtree(html / "_sources", ignore_errors=True)  # left empty, as no source is copied
         html.chmod(0o755)
-        final = book / profile
-        if final.exists():
-            final.rename(old)
-        html.rename(final)
+        final = replace_folder(html, book / profile)
     finally:
-        for d in (tmp, old):
-            shutil.rmtree(d, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
     built = sorted(d.name for d in book.iterdir() if not d.name.startswith(".") and (d / "index.html").exists())
     links = "\n".join(f'<li><a href="{p}/index.html">{p}</a></li>' for p in built)
     top = book / f".index.html.tmp-{os.getpid()}"

@@ -36,6 +36,21 @@ def atomic_write(path, write):
         raise
 
 
+def replace_folder(finished, target) -> Path:
+    """Put the finished folder `finished` at `target` (same file system), replacing what was there: the old folder
+    is moved aside first and removed after, so `target` never names a half-written folder."""
+    import shutil
+
+    finished, target = Path(finished), Path(target)
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    finished.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
 def remove_temporaries(directory) -> list[Path]:
     """Remove leftover temporaries in `directory` (call it only while no one else writes there)."""
     removed = []

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from . import store
+from .files import replace_folder
 from .config import PROFILES, RunConfig
 
 # What a run computed: the numeric results of store.SCALARS, not how long it took (wall_time).
@@ -432,13 +433,7 @@ def commit_executed(profile: str, labels: list, outputs=None) -> Path:
         for r in roots:
             text = text.replace(r + "/", "")
         store.write_text(tmp / f"{lb}.ipynb", text)
-    old = target.with_name(f".{profile}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        target.rename(old)
-    tmp.rename(target)  # never a half-copied folder under the committed name
-    shutil.rmtree(old, ignore_errors=True)
-    return target
+    return replace_folder(tmp, target)  # never a half-copied folder under the committed name
 
 
 def main(argv=None) -> int:
