@@ -25,7 +25,8 @@ $(VENV)/.installed: pyproject.toml
 venv: $(VENV)/.installed
 
 # reproduce writes into outputs/reproduced/ and reports against the committed reference (CHECK=1: fail if it
-# differs); reference regenerates the committed reference of PROFILE on purpose (then review and commit it).
+# differs); reference regenerates the committed reference of PROFILE on purpose: the same reproduction, promoted
+# over the reference only when every notebook finished (then review and commit it).
 REPRODUCE = $(PY) -m hslib.reproduce --profile $(PROFILE) --executor $(EXECUTOR) --kernel $(KERNEL) \
 		$(if $(DATA),--data $(DATA)) $(if $(WORKERS),--workers $(WORKERS))
 

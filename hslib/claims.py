@@ -489,6 +489,8 @@ def _row_words(r) -> str:
     if r.verdict in (NOT_TESTABLE, RUNS_MISSING) and not r.n_seeds:
         return f"{where}: {r.evidence} → **{r.verdict}**."
     said = f"{where}: A − B = {amount(r['diff'], r.metric)} over {int(r.n_seeds)} seed(s)"
+    if r.verdict == PENDING:  # the seeds finished so far: notebook 08 trains the rest before the verdict
+        said += " finished so far"
     if r.family == "check":
         return f"{said} → **{r.verdict}**."
     if r.verdict == NOT_TESTABLE:

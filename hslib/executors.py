@@ -29,6 +29,9 @@ class Progress:
         if not headless():
             from tqdm.auto import tqdm
             self.bar = tqdm(total=total, initial=done, desc=desc)
+        elif total:  # headless: say up front what the sweep holds, also when every run was finished earlier
+            print(f"[sweep] {total} run{'s' if total != 1 else ''} (dependencies included): {done} finished earlier, "
+                  f"{total - done} to train", flush=True)
         self._show()
 
     def _show(self, note: str = ""):

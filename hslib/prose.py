@@ -15,13 +15,14 @@ import pandas as pd
 from .claims import FIT, FIT_SHARE, MIN_SEEDS, VERDICTS, regime
 from .config import profile as get_profile
 from .findings import FAMILIES, FINDINGS, Finding
-from .paper import FIGURES, PAIRS, Panel, figure, stand_in
+from .paper import ALL_FIGURES, FIGURES, PAIRS, Panel, figure, stand_in
 from .vocabulary import DATASETS, pair_label
 
 # Notebooks whose figures are not the ones `hslib.paper` assigns to them.
 FIGURES_OF = {"03_sparse_training": (2,), "08_claims": tuple(f.number for f in FIGURES),
               "09_exercise_your_own_method": ()}
 EVERY_SUBSET = ("02_hard_sample_filtering",)  # notebooks about every EL2N-hard subset the profile trains on
+FINAL_NOTEBOOK = "08_claims"  # trains every run the ledger still lacks, then decides every row
 EXERCISE = "09_exercise_your_own_method"  # trains at its own seeds (hslib.exercise), not the profile's
 
 
@@ -31,7 +32,7 @@ def notebook_figures(notebook: str | None) -> tuple:
         return tuple(f.number for f in FIGURES)
     if notebook in FIGURES_OF:
         return FIGURES_OF[notebook]
-    return tuple(f.number for f in FIGURES if f.notebook == notebook)
+    return tuple(f.number for f in ALL_FIGURES if f.notebook == notebook)  # the extension's notebook: E1, E2, ...
 
 
 def _count(n: int, word: str) -> str:
@@ -135,14 +136,23 @@ def _subset_line(profile: str, numbers, every_ratio: bool = False) -> str | None
             f"not class-balanced; notebook 02 shows their class mix)")
 
 
-def _seed_lines(P: dict, numbers) -> list:
-    grids = sorted({p.grid for n in numbers for p in figure(n).panels} & set(P["grid_seeds"]))
-    line = f"{_count(len(P['seeds']), 'seed')} per run"
-    if grids:
-        uses = {g: sorted({f.number for f in FIGURES for p in f.panels if p.grid == g}) for g in grids}
-        line += " (" + "; ".join(f"Figure{'s' if len(uses[g]) > 1 else ''} {', '.join(map(str, uses[g]))}: "
-                                 f"{len(P['grid_seeds'][g])}" for g in grids) + ")"
-    if P.get("confirmatory_seeds"):
+def _seed_lines(P: dict, numbers, confirmatory: bool) -> list:
+    """The seeds behind the figures `numbers`: the profile's, a grid's own (Figure 9's severity grid, the
+    extension's), and the confirmatory runs' where a row about these figures is confirmatory."""
+    grids = {p.grid for n in numbers for p in figure(n).panels}
+    own: dict = {}  # seeds -> the figures whose grid runs them
+    for g in sorted(grids & set(P["grid_seeds"])):
+        own.setdefault(len(P["grid_seeds"][g]), set()).update(f.number for f in ALL_FIGURES for p in f.panels
+                                                              if p.grid == g)
+    in_order = (lambda f: sorted(f, key=lambda x: (isinstance(x, str), x)))  # 6, 10, then E1, E2
+    figs = {n: f"Figure{'s' if len(f) > 1 else ''} {', '.join(map(str, in_order(f)))}" for n, f in own.items()}
+    if own and grids <= set(P["grid_seeds"]):  # every run here has its grid's own seeds
+        line = "; ".join(f"{_count(n, 'seed')} per run ({figs[n]})" for n in sorted(own))
+    else:
+        line = f"{_count(len(P['seeds']), 'seed')} per run"
+        if own:
+            line += " (" + "; ".join(f"{figs[n]}: {n}" for n in sorted(own)) + ")"
+    if P.get("confirmatory_seeds") and confirmatory:
         line += f"; {len(P['confirmatory_seeds'])} for the runs the confirmatory findings test"
     return [line]
 
@@ -184,8 +194,10 @@ def _keys(rows: pd.DataFrame, most: int = 8) -> str:
     return ", ".join(keys) if len(keys) <= most else _count(len(keys), "finding")
 
 
-def _row_lines(rows: pd.DataFrame) -> tuple[list, list]:
-    """(can, cannot) lines from the planned ledger rows of the notebook's figures."""
+def _row_lines(rows: pd.DataFrame, trains_everything: bool = True) -> tuple[list, list]:
+    """(can, cannot) lines from the planned ledger rows of the notebook's figures. `trains_everything`: the notebook
+    trains every run its rows need (08, the whole study); elsewhere a confirmatory or control row may wait for runs
+    that only notebook 08 trains."""
     if not len(rows):
         return [], []
     checks = rows[rows.family == "check"]
@@ -196,7 +208,10 @@ def _row_lines(rows: pd.DataFrame) -> tuple[list, list]:
     if len(decided):
         by = decided.family.value_counts()
         can.append(f"a verdict on {_count(len(decided), 'tested row')} of the ledger about these figures ("
-                   + ", ".join(f"{by[f]} {f}" for f in FAMILIES if f in by) + f"), each with ≥ {MIN_SEEDS} seeds")
+                   + ", ".join(f"{by[f]} {f}" for f in FAMILIES if f in by) + f"), each with ≥ {MIN_SEEDS} seeds"
+                   + ("" if trains_everything or not {"confirmatory", "control"} & set(by.index) else
+                      f" (the {' and '.join(f for f in ('confirmatory', 'control') if f in by)} rows once every run "
+                      f"they need has finished: notebook 08 trains what is still missing)"))
     if len(checks):
         can.append(f"{_count(len(checks), 'check')} ({_keys(checks)}): they hold by "
                    f"construction and say whether the code does what it claims, never whether the paper is right")
@@ -223,9 +238,9 @@ def scale_box(profile: str, notebook: str | None = None, runs: pd.DataFrame | No
     drawn = f", and every panel of Figure{'s' if len(numbers) > 1 else ''} {', '.join(map(str, numbers))}" if numbers \
         else ""
     can = [f"every stage running end to end{drawn}"]
-    row_can, cannot = _row_lines(rows)
+    row_can, cannot = _row_lines(rows, notebook in (None, FINAL_NOTEBOOK))
     can += row_can
-    facts = _data_lines(P, profile, numbers) + _seed_lines(P, numbers)
+    facts = _data_lines(P, profile, numbers) + _seed_lines(P, numbers, (rows.family == "confirmatory").any())
     if notebook == EXERCISE:
         from .exercise import DEFAULT_SEEDS
 
@@ -287,9 +302,20 @@ END = "<!-- END generated results -->"
 README_PROFILES = ("course", "smoke")  # the profiles whose results are committed
 
 
+def _verdict_words(row) -> str:
+    """A ledger row in one line: its statement, A − B with its CI over its seeds, its verdict (and power)."""
+    from .claims import amount
+
+    ci = f", 95% CI [{amount(row.ci_low, row.metric)}, {amount(row.ci_high, row.metric)}]" if pd.notna(row.ci_low) else ""
+    power = f" (power {row.power:.2f})" if pd.notna(row.power) else ""
+    return (f"{row.statement}: A − B = {amount(row['diff'], row.metric)}{ci} over {_count(int(row.n_seeds), 'seed')} "
+            f"→ **{row.verdict}**{power}.")
+
+
 def _found(ledger: pd.DataFrame, runs: pd.DataFrame, profile: str) -> list:
-    """What a profile found, in a few lines: its regime, each confirmatory verdict, the other families counted."""
-    from .claims import PENDING, amount
+    """What a profile found, in a few lines: its regime, each confirmatory verdict (LTH's with its controls beside
+    it), the other families counted."""
+    from .claims import PENDING
 
     lines = [f"**What `{profile}` found** (from [`claims.csv`](outputs/results/{profile}/claims.csv) and "
              f"[`runs.csv`](outputs/results/{profile}/runs.csv); every row with its test: "
@@ -299,16 +325,15 @@ def _found(ledger: pd.DataFrame, runs: pd.DataFrame, profile: str) -> list:
         lines.append(f"- Regime: {r['fit']} of {r['runs']} non-adversarial runs ({100 * r['fit_share']:.1f}%) fit their "
                      f"training set (criterion ≥ {FIT_SHARE:.0%}); dense {r['dense_label']} on all of the data: "
                      f"{100 * r['dense_mean']:.2f}% test accuracy over {_count(r['dense_seeds'], 'seed')}.")
-    conf = ledger[ledger.family == "confirmatory"]
+    conf, controls = ledger[ledger.family == "confirmatory"], ledger[ledger.family == "control"]
+    beside = conf.key.str.startswith("lth_")  # LTH's row, with its two controls right under it
     for _, row in conf.iterrows():
-        ci = (f", 95% CI [{amount(row.ci_low, row.metric)}, {amount(row.ci_high, row.metric)}]"
-              if pd.notna(row.ci_low) else "")
-        power = f" (power {row.power:.2f})" if pd.notna(row.power) else ""
-        lines.append(f"- {row.statement}: A − B = {amount(row['diff'], row.metric)}{ci} over "
-                     f"{_count(int(row.n_seeds), 'seed')} → **{row.verdict}**{power}.")
+        lines.append(f"- {_verdict_words(row)}")
+        if row.key.startswith("lth_"):
+            lines += [f"  - {_verdict_words(c)}" for _, c in controls.iterrows()]
     for family in ("exploratory", "control", "check"):
         part = ledger[ledger.family == family]
-        if len(part):
+        if len(part) and not (family == "control" and beside.any()):
             counts = part.verdict.value_counts()
             lines.append(f"- {family.capitalize()} rows: " + ", ".join(f"{v} {counts[v]}" for v in VERDICTS
                                                                        if v in counts) + ".")

@@ -388,11 +388,11 @@ def _change(r: dict) -> str:
     return _pp(v) if _is_accuracy(r["metric"]) else f"{v:+.4g}"
 
 
-def write(report: dict, outputs=None, beside_reproduction: bool = True) -> list[Path]:
-    """Write reproduction.md and reproduction.json into the profile's committed results folder and, for a
-    reproduction, beside its tables too (its book, built while it runs, reads the reproduction's folders)."""
+def write(report: dict, outputs=None) -> list[Path]:
+    """Write reproduction.md and reproduction.json into the profile's committed results folder and beside the
+    reproduction's tables (its book, built while it runs, reads the reproduction's folders)."""
     profile, text, written = report["profile"], markdown(report), []
-    for side in (True, False) if beside_reproduction else (True,):
+    for side in (True, False):
         md, data = (store.results_file(profile, k, outputs, side) for k in ("reproduction", "reproduction_data"))
         md.parent.mkdir(parents=True, exist_ok=True)
         store.write_text(md, text)
@@ -410,8 +410,31 @@ def report(profile: str, outputs=None, reference: Snapshot | None = None) -> dic
     ref = reference if fresh_reference else profile_snapshot(profile, outputs, reference=True)
     new = profile_snapshot(profile, outputs, reference=fresh_reference)
     result = compare(ref, new, profile)
-    write(result, outputs, beside_reproduction=not fresh_reference)
+    write(result, outputs)  # beside the reproduction's tables too, where its book looks
     return result
+
+
+REPORT_FILES = tuple(store.RESULT_FILES[k] for k in ("reproduction", "reproduction_data"))  # git-ignored
+
+
+def promote(profile: str, outputs=None) -> list[Path]:
+    """Make what a finished reproduction of `profile` wrote (reproduced/figures|results/<profile>/) the committed
+    reference, each folder replaced whole (its report files left out: `report` writes them). `make reference` runs
+    the series as a reproduction and calls this only after every notebook finished, so a failed or interrupted
+    `make reference` leaves the committed reference as it was, never half rewritten."""
+    sources = {name: store.folder(name, profile, outputs, reference=False) for name in ("figures", "results")}
+    missing = [str(s) for s in sources.values() if not s.is_dir()]
+    if missing:
+        raise FileNotFoundError(f"the reproduction wrote no {missing}: the committed reference was left as it was")
+    promoted = []
+    for name, source in sources.items():
+        target = store.folder(name, profile, outputs, reference=True)
+        tmp = target.with_name(f".{profile}.promoting")
+        shutil.rmtree(tmp, ignore_errors=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(source, tmp, ignore=shutil.ignore_patterns(*REPORT_FILES))
+        promoted.append(replace_folder(tmp, target))
+    return promoted
 
 
 def commit_executed(profile: str, labels: list, outputs=None) -> Path:

@@ -4,12 +4,14 @@ Executed copies go to outputs/notebooks/<profile>/ (git-ignored). Figures and ta
 (git-ignored), never over the committed reference in outputs/figures/<profile>/ and outputs/results/<profile>/;
 then `hslib.reference` compares the two and writes outputs/results/<profile>/reproduction.md (git-ignored), and
 the last line printed says how they compare. `--check` exits non-zero when they do not match; `--reference`
-regenerates the committed reference instead (`make reference`). Finished runs are reused, so a second call only
-re-renders.
+(`make reference`) regenerates the committed reference: the same reproduction, promoted over the reference only
+after every notebook finished (`reference.promote`), so a failed one leaves the reference as it was. Finished runs
+are reused, so a second call only re-renders.
 
 The series is a small dependency graph. Two lanes are independent of each other and run side by side
 (`--lanes 2`, the default): the primers and the intrinsic-hardness lane (00 → 01 → 02 → 03 per method → 04)
-and the external-perturbation lane (05 → 06); 07, 08 and 09 read everything and run last. Side by side, one lane's
+and the external-perturbation lane (05 → 06); then, one at a time, 10 (its Figure E3 times inference, which a
+lane's training beside it would disturb) and 07, 08 and 09, which read everything. Side by side, one lane's
 kernel start-up, imports and plotting overlap the other's training. Runs both lanes might want (e.g. a
 full-data dense run) are protected by a per-run lock: one lane trains, the other waits and reads it back.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -213,14 +216,11 @@ class ReproductionDiffers(RuntimeError):
 class _reproducing:
     """$HSLIB_REPRODUCTION=1 while the notebooks run (lane processes and kernels inherit it), then as before."""
 
-    def __init__(self, on: bool):
-        self.on, self.before = on, os.environ.get(store.REPRODUCTION_ENV)
+    def __init__(self):
+        self.before = os.environ.get(store.REPRODUCTION_ENV)
 
     def __enter__(self):
-        if self.on:
-            os.environ[store.REPRODUCTION_ENV] = "1"
-        else:  # `make reference` from a shell that exported it must still write the reference
-            os.environ.pop(store.REPRODUCTION_ENV, None)
+        os.environ[store.REPRODUCTION_ENV] = "1"
 
     def __exit__(self, *exc):
         if self.before is None:
@@ -234,8 +234,8 @@ def execute(profile="smoke", executor="local", workers=0, data="", kernel=None, 
     """Run the series (or the notebooks whose names start with one of `only`); return [(name, seconds)].
     `outputs` (default $HSLIB_OUTPUTS, else <project>/outputs) receives runs/, reproduced/ and notebooks/, and the
     report on how the reproduction compares with the committed reference (the whole series only). `check`: raise
-    ReproductionDiffers when it does not match; `reference`: write the figures and tables over the committed
-    reference instead (the report then says what the new reference changed)."""
+    ReproductionDiffers when it does not match; `reference`: promote the figures and tables over the committed
+    reference once the whole series finished (the report then says what the new reference changed)."""
     if profile not in PROFILES:
         raise ValueError(f"profile={profile!r} is not known; allowed values: {sorted(PROFILES)}")
     if not isinstance(check, bool) or not isinstance(reference, bool):
@@ -243,6 +243,9 @@ def execute(profile="smoke", executor="local", workers=0, data="", kernel=None, 
     if check and (reference or only):
         raise ValueError(f"check=True compares the whole series with the committed reference; allowed with "
                          f"reference=False and only=None, not reference={reference!r}, only={only!r}")
+    if reference and only:
+        raise ValueError(f"reference=True regenerates the whole committed reference; allowed with only=None, not "
+                         f"only={only!r}")
     if executor not in EXECUTORS:
         raise ValueError(f"executor={executor!r} is not known; allowed values: {list(EXECUTORS)}")
     if lanes not in (1, 2):
@@ -260,9 +263,14 @@ def execute(profile="smoke", executor="local", workers=0, data="", kernel=None, 
     args = (params, kernel, str(root), str(outputs))
     skip = () if extension(profile) else EXTENSION_NOTEBOOKS  # the extension's notebook where the profile plans it
     keep = (lambda nbs: [nb for nb in nbs if nb[0] not in skip and (not only or any(nb[0].startswith(o) for o in only))])
-    before = ref.profile_snapshot(profile, outputs) if reference and not only else None  # what it replaces
+    before = ref.profile_snapshot(profile, outputs, reference=True) if reference and not only else None
+    if not only:  # the whole series rewrites every figure and table: none left from an older reproduction
+        for name in ("figures", "results"):
+            shutil.rmtree(store.folder(name, profile, outputs, reference=False), ignore_errors=True)
     t0 = time.perf_counter()
-    with _reproducing(not reference):  # the notebooks and the book see this reproduction's figures and tables
+    # The notebooks and the book see this reproduction's figures and tables, `make reference` too: it promotes
+    # them over the committed reference only once every notebook finished (reference.promote).
+    with _reproducing():
         if lanes == 1:
             timings = _execute_lane(keep(SERIES), *args)
         else:
@@ -277,6 +285,8 @@ def execute(profile="smoke", executor="local", workers=0, data="", kernel=None, 
             f"({sum(t for _, t in timings):.1f}s of notebook time); figures in {figures}")
         if only:  # part of the series: nothing to compare the whole reference with
             return timings
+        if reference:
+            ref.promote(profile, outputs)
         report = ref.report(profile, outputs, reference=before)  # before the book, which shows it as a page
         if reference and profile in store.EXECUTED_REFERENCE:  # the executed notebooks join the reference
             log(f"[reproduce] executed notebooks: {ref.commit_executed(profile, [n for n, _ in timings], outputs)}")
@@ -307,8 +317,8 @@ def main(argv=None):
     ap.add_argument("--lanes", type=int, default=2, choices=[1, 2], help="independent notebook lanes run at once")
     ap.add_argument("--check", action="store_true", help="exit 1 when the reproduction does not match the committed "
                     "reference (a run outside tolerance, a run missing or new, a verdict on >= 3 seeds changed)")
-    ap.add_argument("--reference", action="store_true", help="write the figures and tables over the committed "
-                    "reference (make reference), instead of into outputs/reproduced/")
+    ap.add_argument("--reference", action="store_true", help="make the figures and tables the committed "
+                    "reference (make reference): written into outputs/reproduced/, then promoted over it at the end")
     args = ap.parse_args(argv)
     import signal
 

@@ -314,6 +314,8 @@ def test_a_confirmatory_verdict_waits_for_its_whole_family(planted):
     only4 = df[df.id.isin({c.id for c in planning.figure_configs("fig04_corruption_accuracy", "course")})]
     text = claims.look_for("fig04_corruption_accuracy", only4, "course")
     assert "→ **pending**." in text and "→ **inconclusive**." not in text and "→ **supported**." not in text
+    pending = [line for line in text.splitlines() if line.endswith("→ **pending**.")]
+    assert pending and all(" seed(s) finished so far, 95% CI" in line for line in pending)  # not the final seeds
 
 
 def test_control_rows_are_tested_when_the_control_runs_exist():

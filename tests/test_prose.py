@@ -140,7 +140,8 @@ def test_the_scale_box_lists_each_row_where_the_profile_puts_it():
     """At `course` the adversarial grid runs one seed: every row about Figures 6 and 10 is direction only; the
     checks about Figures 7, 8, 11 and 12 are named as checks, and the registered rows get a verdict."""
     box = prose.scale_box("course", "06_adversarial")
-    assert "Figures 6, 10: 1" in _section(box, "This scale")
+    assert "; 1 seed per run (Figures 6, 10)" in _section(box, "This scale")
+    assert "3 seeds" not in box and "confirmatory findings test" not in box  # none of its runs or rows has them
     about = {f.key for f in findings.FINDINGS if {n for n, _ in f.where()} & {6, 10}}
     cannot, can = _section(box, "It cannot show"), _section(box, "It can show")
     assert all(k in cannot for k in about) and not any(k in can for k in about)
@@ -150,6 +151,20 @@ def test_the_scale_box_lists_each_row_where_the_profile_puts_it():
     assert f"{len(checks)} checks ({', '.join(dict.fromkeys(checks.key))})" in _section(box, "It can show")
     assert "10 for the runs the confirmatory findings test" in box
     assert "2 confirmatory" in _section(box, "It can show")  # erk_snip_beat_uniform, shallow_dense_scratch_wins
+
+
+def test_the_extension_box_gives_its_own_seeds_figures_and_rows():
+    """Notebook 10 draws the extension's figures, on its grids' one seed at `course`: the box says so, lists its
+    exploratory rows as direction only, and says nothing of the paper's seeds or confirmatory runs."""
+    box = prose.scale_box("course", "10_structured_sparsity")
+    scale, cannot = _section(box, "This scale"), _section(box, "It cannot show")
+    assert "; 1 seed per run (Figures E1, E2, E3);" in scale and "3 seeds" not in box
+    assert "confirmatory" not in box and "every panel of Figures E1, E2, E3" in _section(box, "It can show")
+    extension_rows = {f.key for f in findings.FINDINGS if f.beyond_paper}
+    assert extension_rows and all(k in cannot for k in extension_rows)
+    assert "top-30% = 388 images, top-50% = 647 images (" in scale  # the subsets E1 trains on, and no others
+    box = prose.scale_box("course", "05_common_corruptions")  # the paper's seeds, beside Figure 9's own
+    assert "; 3 seeds per run (Figure 9: 1); 10 for the runs the confirmatory findings test" in box
 
 
 @pytest.mark.parametrize("profile", ["course", "smoke"])
@@ -230,6 +245,14 @@ def test_the_readme_results_block_is_what_the_committed_results_give():
     for _, r in ledger[ledger.family == "confirmatory"].iterrows():
         assert re.search(re.escape(f"{r.statement}: A − B = {claims.amount(r['diff'], r.metric)}") + r".*→ \*\*"
                          + re.escape(r.verdict) + r"\*\*", block), r.key
+    # LTH's registered row is reported with its two controls right under it (issue 20, item 4), whatever they show
+    lines = block.split("**What `smoke` found**")[0].splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith(f"- {findings.BY_KEY['lth_below_omp'].statement}"))
+    controls = ledger[ledger.family == "control"]
+    assert len(controls) == 2
+    for line, (_, c) in zip(lines[at + 1:at + 3], controls.iterrows()):
+        assert line.startswith(f"  - {c.statement}: A − B = {claims.amount(c['diff'], c.metric)}"), line
+        assert line.split("→ **")[1].startswith(f"{c.verdict}**"), line
 
 
 def test_the_readme_block_needs_its_markers():

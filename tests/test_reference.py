@@ -175,10 +175,11 @@ def test_two_reproductions_from_empty_on_one_machine_are_identical(tmp_path, mon
     assert all(r["verdict_equal"] and r["effect_change"] in (None, 0.0) for r in result["ledger"])
 
 
-def _fake_series(calls: list, source: Path, tables: dict):
-    """papermill.execute_notebook, as the notebooks of the series would write: runs.csv (from `source`) and the
-    other `tables` (bytes) into the results folder the store resolves while they run (the reproduction's, or the
-    committed one with --reference)."""
+def _fake_series(calls: list, source: Path, tables: dict, figures_from: Path | None = None, fail_after: int = 0):
+    """papermill.execute_notebook, as the notebooks of the series would write: runs.csv (from `source`), the
+    other `tables` (bytes) and the files of `figures_from` into the folders the store resolves while they run (the
+    reproduction's, for make reproduce and make reference alike). `fail_after`: the notebook after that many fails,
+    after writing its tables, as one that dies half-way does."""
     def execute_notebook(src, dst, **kw):
         calls.append(os.environ.get(store.REPRODUCTION_ENV))
         target = store.results_file("smoke", "runs")
@@ -186,6 +187,10 @@ def _fake_series(calls: list, source: Path, tables: dict):
         shutil.copy(source, target)
         for kind, blob in tables.items():
             store.results_file("smoke", kind).write_bytes(blob)
+        if figures_from is not None:
+            shutil.copytree(figures_from, store.folder("figures", "smoke"), dirs_exist_ok=True)
+        if fail_after and len(calls) > fail_after:
+            raise RuntimeError(f"notebook {len(calls)} failed")
     return execute_notebook
 
 
@@ -222,10 +227,30 @@ def test_reproduce_writes_beside_the_reference_reports_last_and_checks(tmp_path,
     with pytest.raises(reproduce.ReproductionDiffers, match=r"1 run\(s\) missing and 0 new"):
         reproduce.execute("smoke", executor="inline", outputs=out, lanes=1, log=lines.append, check=True)
 
-    # make reference: the notebooks write over the committed reference, and the report says what that changed
+    # make reference: the notebooks write a reproduction; only a finished series is promoted over the committed
+    # reference, and the report says what that changed
+    figs = store.folder("figures", "smoke", out, reference=True)
+    stale = store.folder("figures", "smoke", out, reference=False) / "left_by_an_older_reproduction.png"
+    listing = sorted(f.name for f in figs.iterdir())
+    for fail_after in (1, 2):  # a series that dies in its second or third notebook, after writing its tables
+        calls.clear()
+        monkeypatch.setattr("papermill.execute_notebook", _fake_series(calls, changed, tables, figs, fail_after))
+        with pytest.raises(RuntimeError, match=f"notebook {fail_after + 1} failed"):
+            reproduce.execute("smoke", executor="inline", outputs=out, lanes=1, log=lines.append, reference=True)
+        assert committed.read_bytes() == before  # the committed reference is as it was, not half rewritten
+        assert store.results_file("smoke", "runs", out, reference=False).read_bytes() == changed.read_bytes()
+        assert sorted(f.name for f in figs.iterdir()) == listing
     calls.clear()
+    stale.write_bytes(b"")
+    monkeypatch.setattr("papermill.execute_notebook", _fake_series(calls, changed, tables, figs))
     reproduce.execute("smoke", executor="inline", outputs=out, lanes=1, log=lines.append, reference=True)
-    assert set(calls) == {None} and committed.read_bytes() == changed.read_bytes()
+    assert len(calls) > 2 and set(calls) == {"1"} and store.REPRODUCTION_ENV not in os.environ
+    assert committed.read_bytes() == changed.read_bytes()
+    assert sorted(f.name for f in figs.iterdir()) == listing  # an older reproduction's file is not promoted
+    assert not stale.exists() and not list(figs.parent.glob(".*"))  # nor is a temporary left beside the reference
+    for kind in ("layers", "claims"):
+        assert store.results_file("smoke", kind, out, reference=True).read_bytes() == tables[kind]
+    assert store.results_file("smoke", "reproduction", out, reference=True).exists()
     assert "regenerated; against the previous one: " in lines[-1] and "1 missing" in lines[-1]
 
 
@@ -234,6 +259,9 @@ def test_bad_reproduction_options_are_refused_before_any_notebook_runs():
         reproduce.execute("smoke", check=True, only=["00"])
     with pytest.raises(ValueError, match=r"check=True compares the whole series .* reference=True"):
         reproduce.execute("smoke", check=True, reference=True)
+    with pytest.raises(ValueError, match=r"reference=True regenerates the whole committed reference; allowed with "
+                       r"only=None, not only=\['05'\]"):
+        reproduce.execute("smoke", reference=True, only=["05"])
     with pytest.raises(ValueError, match=r"check='yes', reference=False are not allowed; allowed values: True or "):
         reproduce.execute("smoke", check="yes")
     with pytest.raises(ValueError, match=r"reference='yes' is not allowed; allowed values: None"):

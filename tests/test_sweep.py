@@ -240,8 +240,14 @@ def test_a_failed_run_is_reported_and_does_not_stop_the_others(tmp_path, capsys)
     good = tiny("set")
     df = sweep.run([bad, good], root=tmp_path / "runs", progress="none")
     assert list(df["id"]) == [good.id] and df.attrs["failed"] == [bad.id]
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert f"run {bad.id} failed" in err and "tiny-imagenet-200" in err
+    assert "[sweep] 2 runs (dependencies included): 0 finished earlier, 2 to train" in out  # headless under pytest
+    # read back: the sweep still says what it holds, so a notebook's count of runs is never left unexplained
+    again = sweep.run([good], root=tmp_path / "runs", progress="none")
+    assert list(again["id"]) == [good.id]
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == "[sweep] 1 run (dependencies included): 1 finished earlier, 0 to train"
 
 
 @pytest.mark.parametrize("call,needle", [
