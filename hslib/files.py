@@ -46,7 +46,12 @@ def replace_folder(finished, target) -> Path:
     shutil.rmtree(old, ignore_errors=True)
     if target.exists():
         target.rename(old)
-    finished.rename(target)
+    try:
+        finished.rename(target)
+    except BaseException:  # the old folder goes back under its name: never a target that is gone
+        if old.exists() and not target.exists():
+            old.rename(target)
+        raise
     shutil.rmtree(old, ignore_errors=True)
     return target
 

@@ -15,7 +15,7 @@ import pandas as pd
 from .claims import FIT, FIT_SHARE, MIN_SEEDS, VERDICTS, regime
 from .config import profile as get_profile
 from .findings import FAMILIES, FINDINGS, Finding
-from .paper import ALL_FIGURES, FIGURES, PAIRS, Panel, figure, stand_in
+from .paper import ALL_FIGURES, FIGURES, PAIRS, Panel, figure, figures_of, stand_in
 from .vocabulary import DATASETS, pair_label
 
 # Notebooks whose figures are not the ones `hslib.paper` assigns to them.
@@ -142,7 +142,7 @@ def _seed_lines(P: dict, numbers, confirmatory: bool) -> list:
     grids = {p.grid for n in numbers for p in figure(n).panels}
     own: dict = {}  # seeds -> the figures whose grid runs them
     for g in sorted(grids & set(P["grid_seeds"])):
-        own.setdefault(len(P["grid_seeds"][g]), set()).update(f.number for f in ALL_FIGURES for p in f.panels
+        own.setdefault(len(P["grid_seeds"][g]), set()).update(n for n in numbers for p in figure(n).panels
                                                               if p.grid == g)
     in_order = (lambda f: sorted(f, key=lambda x: (isinstance(x, str), x)))  # 6, 10, then E1, E2
     figs = {n: f"Figure{'s' if len(f) > 1 else ''} {', '.join(map(str, in_order(f)))}" for n, f in own.items()}
@@ -233,7 +233,9 @@ def scale_box(profile: str, notebook: str | None = None, runs: pd.DataFrame | No
     runs that fit their training set and, for the corruption figures, what severity 5 costs dense. `notebook` None:
     the whole study."""
     P = get_profile(profile)
-    numbers = notebook_figures(notebook)
+    planned = {f.number for f in figures_of(profile)}  # the extension's figures only where the profile's flag asks
+    left_out = [n for n in notebook_figures(notebook) if n not in planned]
+    numbers = tuple(n for n in notebook_figures(notebook) if n in planned)
     rows = planned_rows(profile, numbers)
     drawn = f", and every panel of Figure{'s' if len(numbers) > 1 else ''} {', '.join(map(str, numbers))}" if numbers \
         else ""
@@ -250,6 +252,11 @@ def scale_box(profile: str, notebook: str | None = None, runs: pd.DataFrame | No
                  _corruption_line(runs, profile, numbers)):
         if line:
             facts.append(line)
+    if left_out:
+        cannot.append(f"Figure{'s' if len(left_out) > 1 else ''} {', '.join(map(str, left_out))} as part of this "
+                      f"profile's study: its `extension` flag leaves the extension beyond the paper out, so `make "
+                      f"reproduce` skips this notebook and the ledger has no rows on it (run by hand, the notebook "
+                      f"still trains and draws it)")
     if stand_in(profile, "c100_r18") != PAIRS["c100_r18"]:
         cannot.append("whether the paper's numbers hold on its own datasets: only the `gpu` and `paper` profiles run "
                       "them; a result here is a result about the stand-in")
@@ -300,16 +307,20 @@ def method_means(results: pd.DataFrame, name, profile: str, metric: str = "test_
 BEGIN = "<!-- BEGIN generated results: python -m hslib.prose writes this block from outputs/results/; do not edit -->"
 END = "<!-- END generated results -->"
 README_PROFILES = ("course", "smoke")  # the profiles whose results are committed
+CONTROLLED = "lth_below_omp"  # the registered row the control rows explain (LTH): the README shows them under it
 
 
 def _verdict_words(row) -> str:
     """A ledger row in one line: its statement, A − B with its CI over its seeds, its verdict (and power)."""
-    from .claims import amount
+    from .claims import PENDING, amount
 
+    if not row.n_seeds:  # no seed ran every setting: what is missing, in the ledger's words
+        return f"{row.statement}: {row.evidence} → **{row.verdict}**."
     ci = f", 95% CI [{amount(row.ci_low, row.metric)}, {amount(row.ci_high, row.metric)}]" if pd.notna(row.ci_low) else ""
     power = f" (power {row.power:.2f})" if pd.notna(row.power) else ""
-    return (f"{row.statement}: A − B = {amount(row['diff'], row.metric)}{ci} over {_count(int(row.n_seeds), 'seed')} "
-            f"→ **{row.verdict}**{power}.")
+    so_far = " finished so far" if row.verdict == PENDING else ""
+    return (f"{row.statement}: A − B = {amount(row['diff'], row.metric)}{ci} over {_count(int(row.n_seeds), 'seed')}"
+            f"{so_far} → **{row.verdict}**{power}.")
 
 
 def _found(ledger: pd.DataFrame, runs: pd.DataFrame, profile: str) -> list:
@@ -326,14 +337,13 @@ def _found(ledger: pd.DataFrame, runs: pd.DataFrame, profile: str) -> list:
                      f"training set (criterion ≥ {FIT_SHARE:.0%}); dense {r['dense_label']} on all of the data: "
                      f"{100 * r['dense_mean']:.2f}% test accuracy over {_count(r['dense_seeds'], 'seed')}.")
     conf, controls = ledger[ledger.family == "confirmatory"], ledger[ledger.family == "control"]
-    beside = conf.key.str.startswith("lth_")  # LTH's row, with its two controls right under it
     for _, row in conf.iterrows():
         lines.append(f"- {_verdict_words(row)}")
-        if row.key.startswith("lth_"):
+        if row.key == CONTROLLED:
             lines += [f"  - {_verdict_words(c)}" for _, c in controls.iterrows()]
     for family in ("exploratory", "control", "check"):
         part = ledger[ledger.family == family]
-        if len(part) and not (family == "control" and beside.any()):
+        if len(part) and not (family == "control" and (conf.key == CONTROLLED).any()):
             counts = part.verdict.value_counts()
             lines.append(f"- {family.capitalize()} rows: " + ", ".join(f"{v} {counts[v]}" for v in VERDICTS
                                                                        if v in counts) + ".")

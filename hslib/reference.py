@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from . import store
-from .files import replace_folder
+from .files import TEMP_GLOB, replace_folder
 from .config import PROFILES, RunConfig
 
 # What a run computed: the numeric results of store.SCALARS, not how long it took (wall_time).
@@ -417,45 +417,70 @@ def report(profile: str, outputs=None, reference: Snapshot | None = None) -> dic
 REPORT_FILES = tuple(store.RESULT_FILES[k] for k in ("reproduction", "reproduction_data"))  # git-ignored
 
 
-def promote(profile: str, outputs=None) -> list[Path]:
-    """Make what a finished reproduction of `profile` wrote (reproduced/figures|results/<profile>/) the committed
-    reference, each folder replaced whole (its report files left out: `report` writes them). `make reference` runs
-    the series as a reproduction and calls this only after every notebook finished, so a failed or interrupted
-    `make reference` leaves the committed reference as it was, never half rewritten."""
-    sources = {name: store.folder(name, profile, outputs, reference=False) for name in ("figures", "results")}
-    missing = [str(s) for s in sources.values() if not s.is_dir()]
-    if missing:
-        raise FileNotFoundError(f"the reproduction wrote no {missing}: the committed reference was left as it was")
-    promoted = []
-    for name, source in sources.items():
-        target = store.folder(name, profile, outputs, reference=True)
-        tmp = target.with_name(f".{profile}.promoting")
-        shutil.rmtree(tmp, ignore_errors=True)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(source, tmp, ignore=shutil.ignore_patterns(*REPORT_FILES))
-        promoted.append(replace_folder(tmp, target))
-    return promoted
+def _prepared(target: Path) -> Path:
+    """An empty temporary sibling of `target` to prepare its replacement in (a leftover one is removed first)."""
+    tmp = target.with_name(f".{target.name}.promoting")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    return tmp
 
 
-def commit_executed(profile: str, labels: list, outputs=None) -> Path:
-    """Copy the executed notebooks `labels` of `profile` (notebooks/<profile>/<label>.ipynb) into the committed
-    executed/<profile>/, replacing what was there, with the machine's paths made relative to the project (papermill's
-    input and output paths, run folders printed by a sweep). Run by `make reference` for store.EXECUTED_REFERENCE."""
+def _copy_executed(profile: str, labels: list, outputs, into: Path) -> None:
+    """The executed notebooks `labels` (notebooks/<profile>/<label>.ipynb) into `into`, with the machine's paths made
+    relative to the project (papermill's input and output paths, run folders printed by a sweep)."""
     source = store.folder("notebooks", profile, outputs)
     missing = [lb for lb in labels if not (source / f"{lb}.ipynb").exists()]
     if missing:
         raise FileNotFoundError(f"{source} lacks the executed notebooks {missing}: nothing was copied")
-    target = store.folder("executed", profile, outputs, reference=True)
-    tmp = target.with_name(f".{profile}.copying")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    into.mkdir(parents=True)
     roots = sorted({str(store.outputs_root(outputs).resolve().parent), str(store.project_root())}, key=len,
                    reverse=True)  # the longer first, so a root inside the other is replaced whole
     for lb in labels:
         text = (source / f"{lb}.ipynb").read_text(encoding="utf-8")
         for r in roots:
             text = text.replace(r + "/", "")
-        store.write_text(tmp / f"{lb}.ipynb", text)
+        store.write_text(into / f"{lb}.ipynb", text)
+
+
+def promote(profile: str, outputs=None, executed: list | None = None) -> list[Path]:
+    """Make what a finished reproduction of `profile` wrote the committed reference: its figures and results folders
+    (reproduced/figures|results/<profile>/, its report files and any temporary left out: `report` writes the report)
+    and, with `executed` (notebook labels), its executed notebooks (`commit_executed`). Every folder is first copied
+    complete beside its target, then all of them are renamed into place one after the other, so a copy that fails
+    (a full disk, an interrupt) leaves the whole reference as it was. `make reference` runs the series as a
+    reproduction and calls this only after every notebook finished."""
+    sources = {name: store.folder(name, profile, outputs, reference=False) for name in ("figures", "results")}
+    missing = [str(s) for s in sources.values() if not s.is_dir()]
+    if missing:
+        raise FileNotFoundError(f"the reproduction wrote no {missing}: the committed reference was left as it was")
+    prepared: dict = {}
+    try:
+        for name, source in sources.items():
+            target = store.folder(name, profile, outputs, reference=True)
+            prepared[target] = _prepared(target)
+            shutil.copytree(source, prepared[target], ignore=shutil.ignore_patterns(*REPORT_FILES, TEMP_GLOB))
+        if executed is not None:
+            target = store.folder("executed", profile, outputs, reference=True)
+            prepared[target] = _prepared(target)
+            _copy_executed(profile, executed, outputs, prepared[target])
+    except BaseException:
+        for tmp in prepared.values():
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return [replace_folder(tmp, target) for target, tmp in prepared.items()]  # back to back, all complete
+
+
+def commit_executed(profile: str, labels: list, outputs=None) -> Path:
+    """Copy the executed notebooks `labels` of `profile` (notebooks/<profile>/<label>.ipynb) into the committed
+    executed/<profile>/, replacing what was there, with the machine's paths made relative to the project: the whole
+    series or nothing. `make reference` does this inside `promote` for the profiles in store.EXECUTED_REFERENCE."""
+    target = store.folder("executed", profile, outputs, reference=True)
+    tmp = _prepared(target)
+    try:
+        _copy_executed(profile, labels, outputs, tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return replace_folder(tmp, target)  # never a half-copied folder under the committed name
 
 

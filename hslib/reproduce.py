@@ -168,20 +168,28 @@ def _execute_lane(notebooks, params: dict, kernel: str, root: str, outputs: str)
     """Execute notebooks in order (in this process or a lane process); return [(name, seconds)]."""
     import papermill as pm
 
+    saved = {k: os.environ.get(k) for k in ("HSLIB_HEADLESS", "HSLIB_PROJECT", store.OUTPUTS_ENV)}
     os.environ["HSLIB_HEADLESS"] = "1"  # kernels inherit it: one log line per epoch, no progress bars
     os.environ["HSLIB_PROJECT"] = root
     os.environ[store.OUTPUTS_ENV] = outputs
     timings = []
-    for name, extra in notebooks:
-        name_run = label(name, extra)
-        target = store.folder("notebooks", params["profile"], outputs) / f"{name_run}.ipynb"
-        print(f"[reproduce] {name_run} ...", flush=True)
-        t0 = time.perf_counter()
-        pm.execute_notebook(str(Path(root) / "notebooks" / f"{name}.ipynb"), str(target),
-                            parameters={**params, **extra}, kernel_name=kernel, cwd=root, progress_bar=False,
-                            config=kernel_config(), kernel_manager_class=kernel_manager_class())
-        timings.append((name_run, time.perf_counter() - t0))
-        print(f"[reproduce] {name_run} done in {timings[-1][1]:.1f}s -> {target}", flush=True)
+    try:
+        for name, extra in notebooks:
+            name_run = label(name, extra)
+            target = store.folder("notebooks", params["profile"], outputs) / f"{name_run}.ipynb"
+            print(f"[reproduce] {name_run} ...", flush=True)
+            t0 = time.perf_counter()
+            pm.execute_notebook(str(Path(root) / "notebooks" / f"{name}.ipynb"), str(target),
+                                parameters={**params, **extra}, kernel_name=kernel, cwd=root, progress_bar=False,
+                                config=kernel_config(), kernel_manager_class=kernel_manager_class())
+            timings.append((name_run, time.perf_counter() - t0))
+            print(f"[reproduce] {name_run} done in {timings[-1][1]:.1f}s -> {target}", flush=True)
+    finally:  # the final notebooks run in the caller's process: leave its environment as it was
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     return timings
 
 
@@ -263,7 +271,7 @@ def execute(profile="smoke", executor="local", workers=0, data="", kernel=None, 
     args = (params, kernel, str(root), str(outputs))
     skip = () if extension(profile) else EXTENSION_NOTEBOOKS  # the extension's notebook where the profile plans it
     keep = (lambda nbs: [nb for nb in nbs if nb[0] not in skip and (not only or any(nb[0].startswith(o) for o in only))])
-    before = ref.profile_snapshot(profile, outputs, reference=True) if reference and not only else None
+    before = ref.profile_snapshot(profile, outputs, reference=True) if reference else None  # what it replaces
     if not only:  # the whole series rewrites every figure and table: none left from an older reproduction
         for name in ("figures", "results"):
             shutil.rmtree(store.folder(name, profile, outputs, reference=False), ignore_errors=True)
@@ -285,11 +293,11 @@ def execute(profile="smoke", executor="local", workers=0, data="", kernel=None, 
             f"({sum(t for _, t in timings):.1f}s of notebook time); figures in {figures}")
         if only:  # part of the series: nothing to compare the whole reference with
             return timings
-        if reference:
-            ref.promote(profile, outputs)
+        if reference:  # the executed notebooks join the reference of the profiles that commit them
+            executed = [n for n, _ in timings] if profile in store.EXECUTED_REFERENCE else None
+            promoted = ref.promote(profile, outputs, executed)
+            log(f"[reproduce] promoted over the committed reference: {', '.join(map(str, promoted))}")
         report = ref.report(profile, outputs, reference=before)  # before the book, which shows it as a page
-        if reference and profile in store.EXECUTED_REFERENCE:  # the executed notebooks join the reference
-            log(f"[reproduce] executed notebooks: {ref.commit_executed(profile, [n for n, _ in timings], outputs)}")
         from .book import build
 
         log(f"[reproduce] book: {build(profile, outputs)}")

@@ -5,9 +5,11 @@ own resolution, on the CPU, the one device every profile has. Every network is w
 timed round-robin for `rounds` rounds and each keeps its fastest round: other work on the machine only ever adds
 time, so the fastest round is the closest to the network's own cost, and round-robin spreads what load there is over
 all of them alike. (The series runs notebook 10 after its lanes, alone, for this reason: beside a lane's training, the
-medians of 0.7 measured the load.) The deployed form: a channel-sparse run (its method's pattern is 'channel') is compacted by `hslib.sparse.compact`
-into a physically smaller dense network; every other run keeps its full dense shapes with zeros in them, because CPU
-kernels do not skip zeros, so unstructured and N:M masks cannot be faster than dense here (2:4 kernels exist on
+medians of 0.7 measured the load.)
+
+The deployed form: a channel-sparse run (its method's pattern is 'channel') is compacted by `hslib.sparse.compact`
+into a physically smaller dense network; every other run keeps its full dense shapes with zeros in them, because
+CPU kernels do not skip zeros, so unstructured and N:M masks cannot be faster than dense here (2:4 kernels exist on
 A100-class GPUs only). `speed_source` says all of this next to the numbers, and a speed panel prints it.
 """
 from __future__ import annotations

@@ -46,7 +46,8 @@ from .files import atomic_write
 
 OUTPUTS_ENV = "HSLIB_OUTPUTS"
 # Set to "1" by hslib.reproduce for the notebooks it runs: their figures and tables go to reproduced/, so a
-# reproduction never overwrites the committed reference (`make reference` runs without it, on purpose).
+# reproduction never overwrites the committed reference (`make reference` too: it promotes them over the reference
+# only once every notebook finished, hslib.reference.promote).
 REPRODUCTION_ENV = "HSLIB_REPRODUCTION"
 COMMITTED = ("figures", "results", "executed")
 GENERATED = ("runs", "scores", "notebooks", "book", "slurm", "reproduced")

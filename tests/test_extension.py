@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from hslib import claims, config, estimate, figures, findings, paper, planning, tables  # noqa: E402
+from hslib import claims, config, estimate, figures, findings, paper, planning, series, tables  # noqa: E402
 from hslib.synthetic import synthetic_results  # noqa: E402
 
 EXT_METHODS = len(paper.EXTENSION_METHODS)  # 3 unstructured + 3 N:M + 2 channel
@@ -35,6 +35,9 @@ def test_the_extension_is_numbered_apart_and_says_so_in_every_title():
     assert all(f.beyond_paper and f.title.startswith("beyond the paper: ") for f in paper.EXTENSION)
     assert not any(f.beyond_paper for f in paper.FIGURES) and paper.ALL_FIGURES == paper.FIGURES + paper.EXTENSION
     assert {f.notebook for f in paper.EXTENSION} == {"10_structured_sparsity"}
+    # the series runs it after both lanes, alone: Figure E3 times inference, and a lane's training would load it
+    assert series.FINAL[0] == ("10_structured_sparsity", {})
+    assert all(name != "10_structured_sparsity" for lane in series.LANES for name, _ in lane)
     from hslib.vocabulary import METHODS  # the table's groups are the registry's patterns
 
     assert {m: METHODS[m].pattern for m in paper.EXTENSION_METHODS} == {

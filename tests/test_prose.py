@@ -165,6 +165,14 @@ def test_the_extension_box_gives_its_own_seeds_figures_and_rows():
     assert "top-30% = 388 images, top-50% = 647 images (" in scale  # the subsets E1 trains on, and no others
     box = prose.scale_box("course", "05_common_corruptions")  # the paper's seeds, beside Figure 9's own
     assert "; 3 seeds per run (Figure 9: 1); 10 for the runs the confirmatory findings test" in box
+    # its confirmatory and control rows wait for runs that notebook 08 trains; 08 (and the whole study) trains them
+    waits = "(the confirmatory and control rows once every run they need has finished: notebook 08 trains what is"
+    assert waits in _section(box, "It can show")
+    assert not any("once every run they need" in prose.scale_box("course", nb) for nb in (None, "08_claims"))
+    # at a profile whose flag leaves the extension out, its notebook's box promises none of it
+    box = prose.scale_box("gpu", "10_structured_sparsity")
+    assert "Figures E1, E2, E3 as part of this profile's study: its `extension` flag" in _section(box, "It cannot show")
+    assert "every panel of" not in box and "ext_" not in box
 
 
 @pytest.mark.parametrize("profile", ["course", "smoke"])
@@ -247,7 +255,8 @@ def test_the_readme_results_block_is_what_the_committed_results_give():
                          + re.escape(r.verdict) + r"\*\*", block), r.key
     # LTH's registered row is reported with its two controls right under it (issue 20, item 4), whatever they show
     lines = block.split("**What `smoke` found**")[0].splitlines()
-    at = next(i for i, line in enumerate(lines) if line.startswith(f"- {findings.BY_KEY['lth_below_omp'].statement}"))
+    assert findings.BY_KEY[prose.CONTROLLED].family == "confirmatory"
+    at = next(i for i, line in enumerate(lines) if line.startswith(f"- {findings.BY_KEY[prose.CONTROLLED].statement}"))
     controls = ledger[ledger.family == "control"]
     assert len(controls) == 2
     for line, (_, c) in zip(lines[at + 1:at + 3], controls.iterrows()):

@@ -228,30 +228,66 @@ def test_reproduce_writes_beside_the_reference_reports_last_and_checks(tmp_path,
         reproduce.execute("smoke", executor="inline", outputs=out, lanes=1, log=lines.append, check=True)
 
     # make reference: the notebooks write a reproduction; only a finished series is promoted over the committed
-    # reference, and the report says what that changed
+    # reference, and the report says what that changed. The series draws its own figures and writes its own tables
+    # (different bytes: a trailing blank line, which every reader ignores), so a promotion is visible in each file.
     figs = store.folder("figures", "smoke", out, reference=True)
-    stale = store.folder("figures", "smoke", out, reference=False) / "left_by_an_older_reproduction.png"
-    listing = sorted(f.name for f in figs.iterdir())
+    drawn = tmp_path / "drawn_by_the_series"
+    shutil.copytree(figs, drawn)
+    (drawn / "drawn_by_this_series.png").write_bytes(b"png")
+    new_tables = {k: blob + b"\n" for k, blob in tables.items()}
+    committed_files = {f: f.read_bytes() for side in ("figures", "results")
+                       for f in store.folder(side, "smoke", out, reference=True).iterdir()}
     for fail_after in (1, 2):  # a series that dies in its second or third notebook, after writing its tables
         calls.clear()
-        monkeypatch.setattr("papermill.execute_notebook", _fake_series(calls, changed, tables, figs, fail_after))
+        monkeypatch.setattr("papermill.execute_notebook", _fake_series(calls, changed, new_tables, drawn, fail_after))
         with pytest.raises(RuntimeError, match=f"notebook {fail_after + 1} failed"):
             reproduce.execute("smoke", executor="inline", outputs=out, lanes=1, log=lines.append, reference=True)
-        assert committed.read_bytes() == before  # the committed reference is as it was, not half rewritten
         assert store.results_file("smoke", "runs", out, reference=False).read_bytes() == changed.read_bytes()
-        assert sorted(f.name for f in figs.iterdir()) == listing
+        now = {f: f.read_bytes() for side in ("figures", "results")
+               for f in store.folder(side, "smoke", out, reference=True).iterdir()}
+        assert now == committed_files  # the committed reference is as it was, file for file, not half rewritten
     calls.clear()
+    stale = store.folder("figures", "smoke", out, reference=False) / "left_by_an_older_reproduction.png"
     stale.write_bytes(b"")
-    monkeypatch.setattr("papermill.execute_notebook", _fake_series(calls, changed, tables, figs))
+    (figs / "only_in_the_old_reference.png").write_bytes(b"")
+    monkeypatch.setattr("papermill.execute_notebook", _fake_series(calls, changed, new_tables, drawn))
     reproduce.execute("smoke", executor="inline", outputs=out, lanes=1, log=lines.append, reference=True)
     assert len(calls) > 2 and set(calls) == {"1"} and store.REPRODUCTION_ENV not in os.environ
     assert committed.read_bytes() == changed.read_bytes()
-    assert sorted(f.name for f in figs.iterdir()) == listing  # an older reproduction's file is not promoted
-    assert not stale.exists() and not list(figs.parent.glob(".*"))  # nor is a temporary left beside the reference
     for kind in ("layers", "claims"):
-        assert store.results_file("smoke", kind, out, reference=True).read_bytes() == tables[kind]
+        assert store.results_file("smoke", kind, out, reference=True).read_bytes() == new_tables[kind]
+    # the figures folder is the series' own: its new figure in, the old reference's extra file and an older
+    # reproduction's file out, and no temporary beside either committed folder
+    assert sorted(f.name for f in figs.iterdir()) == sorted(f.name for f in drawn.iterdir())
+    assert not stale.exists()
+    for side in ("figures", "results"):
+        assert not list(store.folder(side, "smoke", out, reference=True).parent.glob(".*")), side
     assert store.results_file("smoke", "reproduction", out, reference=True).exists()
     assert "regenerated; against the previous one: " in lines[-1] and "1 missing" in lines[-1]
+
+
+def test_promote_is_all_or_nothing_and_leaves_the_report_and_temporaries_out(tmp_path):
+    out = tmp_path / "outputs"
+    _copy_reference("smoke", out)  # the committed reference and a reproduction, the same files
+    results = store.folder("results", "smoke", out, reference=False)
+    (results / "reproduction.md").write_text("a report of an older comparison")
+    (results / ".runs.csv.tmp-123").write_text("a killed writer's temporary")
+    (store.folder("figures", "smoke", out, reference=False) / "new_figure.png").write_bytes(b"png")
+    committed = {f: f.read_bytes() for side in ("figures", "results")
+                 for f in store.folder(side, "smoke", out, reference=True).iterdir()}
+    # a copy that fails part-way (here: the executed notebooks it should join are missing) changes nothing
+    with pytest.raises(FileNotFoundError, match=r"lacks the executed notebooks \['00_quickstart'\]"):
+        reference.promote("smoke", out, executed=["00_quickstart"])
+    assert {f: f.read_bytes() for side in ("figures", "results")
+            for f in store.folder(side, "smoke", out, reference=True).iterdir()} == committed
+    assert not list((out / "figures").glob(".*")) and not list((out / "results").glob(".*"))
+    promoted = reference.promote("smoke", out)
+    assert promoted == [store.folder(side, "smoke", out, reference=True) for side in ("figures", "results")]
+    assert (promoted[0] / "new_figure.png").exists()
+    assert not (promoted[1] / "reproduction.md").exists() and not list(promoted[1].glob(".*"))
+    shutil.rmtree(store.folder("figures", "smoke", out, reference=False))
+    with pytest.raises(FileNotFoundError, match="the reproduction wrote no .*figures.*left as it was"):
+        reference.promote("smoke", out)
 
 
 def test_bad_reproduction_options_are_refused_before_any_notebook_runs():

@@ -231,7 +231,8 @@ def test_slurm_dry_run_shows_the_submission(tmp_path, capsys):
     assert f"wave 2: {n_children} array tasks" in out
 
 
-def test_a_failed_run_is_reported_and_does_not_stop_the_others(tmp_path, capsys):
+def test_a_failed_run_is_reported_and_does_not_stop_the_others(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HSLIB_HEADLESS", "1")  # one line per finished run (as under papermill), not a progress bar
     # A damaged dataset: its marker file is there (the sweep's up-front data check passes), its images are not,
     # so the run fails only when it reads them. (Missing data stops the whole sweep up front: test_bad_inputs.)
     (tmp_path / "nowhere" / "tiny-imagenet-200").mkdir(parents=True)
@@ -242,7 +243,7 @@ def test_a_failed_run_is_reported_and_does_not_stop_the_others(tmp_path, capsys)
     assert list(df["id"]) == [good.id] and df.attrs["failed"] == [bad.id]
     out, err = capsys.readouterr()
     assert f"run {bad.id} failed" in err and "tiny-imagenet-200" in err
-    assert "[sweep] 2 runs (dependencies included): 0 finished earlier, 2 to train" in out  # headless under pytest
+    assert "[sweep] 2 runs (dependencies included): 0 finished earlier, 2 to train" in out
     # read back: the sweep still says what it holds, so a notebook's count of runs is never left unexplained
     again = sweep.run([good], root=tmp_path / "runs", progress="none")
     assert list(again["id"]) == [good.id]
